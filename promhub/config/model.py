@@ -1,0 +1,170 @@
+"""The configuration as typed values: a superset of ``prometheus.yml``.
+
+Loading and validation live in :mod:`promhub.config.loader`; this module only names the
+shape. Durations are float seconds, sizes are int bytes, 0 means "no limit".
+Sections later issues own (``alerting``, ``remote_write``, ``remote_read``, ``storage``) are
+kept as the raw mappings until their package defines a type for them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An invalid configuration. ``str()`` names the file, line and field."""
+
+    def __init__(self, msg: str, file: str = "", line: int = 0, field: str = "") -> None:
+        self.msg = msg
+        self.file = file
+        self.line = line
+        self.field = field
+        where = file
+        if line:
+            where += f":{line}"
+        prefix = f"{where}: " if where else ""
+        fld = f"field {field}: " if field else ""
+        super().__init__(f"{prefix}{fld}{msg}")
+
+
+RELABEL_ACTIONS = (
+    "replace",
+    "keep",
+    "drop",
+    "keepequal",
+    "dropequal",
+    "hashmod",
+    "labelmap",
+    "labeldrop",
+    "labelkeep",
+    "lowercase",
+    "uppercase",
+)
+
+
+@dataclass(slots=True)
+class RelabelConfig:
+    source_labels: list[str] = field(default_factory=list)
+    separator: str = ";"
+    #: The regex as written; :attr:`pattern` is its fully anchored compiled form.
+    regex: str = "(.*)"
+    modulus: int = 0
+    target_label: str = ""
+    replacement: str = "$1"
+    action: str = "replace"
+    pattern: re.Pattern[str] = field(default_factory=lambda: re.compile(r"(?s:(.*))\Z"))
+
+    def __post_init__(self) -> None:
+        self.pattern = re.compile(r"(?s:" + self.regex + r")\Z")
+
+
+@dataclass(slots=True)
+class BasicAuth:
+    username: str = ""
+    password: str = ""
+    password_file: str = ""
+
+
+@dataclass(slots=True)
+class Authorization:
+    type: str = "Bearer"
+    credentials: str = ""
+    credentials_file: str = ""
+
+
+@dataclass(slots=True)
+class TLSConfig:
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+
+@dataclass(slots=True)
+class HTTPClientConfig:
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    follow_redirects: bool = True
+    proxy_url: str = ""
+    enable_http2: bool = True
+
+
+@dataclass(slots=True)
+class StaticConfig:
+    targets: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class FileSDConfig:
+    files: list[str] = field(default_factory=list)
+    refresh_interval: float = 300.0
+
+
+@dataclass(slots=True)
+class HTTPSDConfig:
+    url: str = ""
+    refresh_interval: float = 60.0
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
+
+
+@dataclass(slots=True)
+class ScrapeConfig:
+    job_name: str = ""
+    scrape_interval: float = 60.0
+    scrape_timeout: float = 10.0
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    params: dict[str, list[str]] = field(default_factory=dict)
+    honor_labels: bool = False
+    honor_timestamps: bool = True
+    track_timestamps_staleness: bool = False
+    enable_compression: bool = True
+    scrape_protocols: list[str] = field(default_factory=list)
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
+    static_configs: list[StaticConfig] = field(default_factory=list)
+    file_sd_configs: list[FileSDConfig] = field(default_factory=list)
+    http_sd_configs: list[HTTPSDConfig] = field(default_factory=list)
+    relabel_configs: list[RelabelConfig] = field(default_factory=list)
+    metric_relabel_configs: list[RelabelConfig] = field(default_factory=list)
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    body_size_limit: int = 0
+    target_limit: int = 0
+
+
+@dataclass(slots=True)
+class GlobalConfig:
+    scrape_interval: float = 60.0
+    scrape_timeout: float = 10.0
+    evaluation_interval: float = 60.0
+    external_labels: dict[str, str] = field(default_factory=dict)
+    scrape_protocols: list[str] = field(
+        default_factory=lambda: [
+            "OpenMetricsText1.0.0",
+            "OpenMetricsText0.0.1",
+            "PrometheusText0.0.4",
+        ]
+    )
+
+
+@dataclass(slots=True)
+class Config:
+    global_: GlobalConfig = field(default_factory=GlobalConfig)
+    scrape_configs: list[ScrapeConfig] = field(default_factory=list)
+    scrape_config_files: list[str] = field(default_factory=list)
+    rule_files: list[str] = field(default_factory=list)
+    alerting: dict[str, Any] = field(default_factory=dict)
+    remote_write: list[dict[str, Any]] = field(default_factory=list)
+    remote_read: list[dict[str, Any]] = field(default_factory=list)
+    storage: dict[str, Any] = field(default_factory=dict)
+    #: Where it came from ("" for the embedded default) and its text, for /status/config.
+    source_file: str = ""
+    source_text: str = ""
