@@ -1,0 +1,5 @@
+import sys
+
+from promhub.cli import main
+
+sys.exit(main())

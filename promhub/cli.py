@@ -1,0 +1,178 @@
+"""The ``promhub`` command: ``serve``, and promtool-like ``check`` and ``tsdb`` tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from promhub import __version__
+from promhub.server.options import Options
+
+
+def _duration_ms(s: str) -> int:
+    from promhub.config.loader import parse_duration
+
+    return int(round(parse_duration(s) * 1000))
+
+
+def _size_bytes(s: str) -> int:
+    from promhub.config.loader import parse_size
+
+    return 0 if s in ("0", "") else parse_size(s)
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the server (scrape, store, serve the API)")
+    p.add_argument("--config.file", dest="config_file", default="",
+                   help="promhub/prometheus configuration file (default: embedded default)")
+    p.add_argument("--storage.tsdb.path", dest="storage_path", default="data",
+                   help="base path for metrics storage")
+    p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="15d",
+                   help="how long to retain samples in storage")
+    p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="0",
+                   help="maximum bytes of storage blocks to retain, e.g. 512MB (0: no limit)")
+    p.add_argument("--storage.tsdb.min-block-duration", dest="min_block_duration", default="",
+                   help="duration of the head block before it is persisted")
+    p.add_argument("--web.listen-address", dest="listen_address", default="0.0.0.0:9090",
+                   help="address to listen on for the UI, API and telemetry")
+    p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                   help="enable shutdown and reload via HTTP request")
+    p.add_argument("--web.enable-admin-api", dest="enable_admin_api", action="store_true",
+                   help="enable API endpoints for admin control actions")
+    p.add_argument("--web.external-url", dest="external_url", default="")
+    p.add_argument("--web.max-request-body-bytes", dest="max_body", default="64MB",
+                   help="largest request body accepted")
+    p.add_argument("--log.level", dest="log_level", default="info",
+                   choices=["debug", "info", "warn", "error"])
+
+
+def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = sub.add_parser("check", help="check configuration files (like promtool check)")
+    csub = check.add_subparsers(dest="check_cmd", required=True)
+    cc = csub.add_parser("config", help="check that a configuration file is valid")
+    cc.add_argument("files", nargs="+")
+
+    tsdb = sub.add_parser("tsdb", help="inspect a promhub data directory (like promtool tsdb)")
+    tsub = tsdb.add_subparsers(dest="tsdb_cmd", required=True)
+    an = tsub.add_parser("analyze", help="series, samples and cardinality of a data directory")
+    an.add_argument("dir", nargs="?", default="data")
+    an.add_argument("--limit", type=int, default=20)
+    dp = tsub.add_parser("dump", help="print every sample as 'labels value timestamp'")
+    dp.add_argument("dir", nargs="?", default="data")
+    dp.add_argument("--match", default='{__name__=~".+"}', help="series selector")
+    dp.add_argument("--min-time", dest="min_time", type=int, default=-(2**63))
+    dp.add_argument("--max-time", dest="max_time", type=int, default=2**63 - 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promhub", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"promhub {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    _add_serve(sub)
+    _add_tools(sub)
+    return parser
+
+
+def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from promhub.server.server import Server
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper().replace("WARN", "WARNING")),
+        format="ts=%(asctime)s level=%(levelname)s component=%(name)s msg=%(message)r",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    try:
+        opts = Options(
+            config_file=args.config_file,
+            storage_path=args.storage_path,
+            retention_time_ms=_duration_ms(args.retention_time),
+            retention_size_bytes=_size_bytes(args.retention_size),
+            min_block_duration_ms=_duration_ms(args.min_block_duration)
+            if args.min_block_duration
+            else 0,
+            listen_address=args.listen_address,
+            enable_lifecycle=args.enable_lifecycle,
+            enable_admin_api=args.enable_admin_api,
+            external_url=args.external_url,
+            max_body_bytes=_size_bytes(args.max_body),
+            log_level=args.log_level,
+            flags={
+                "config.file": args.config_file,
+                "storage.tsdb.path": args.storage_path,
+                "storage.tsdb.retention.time": args.retention_time,
+                "storage.tsdb.retention.size": args.retention_size,
+                "web.listen-address": args.listen_address,
+                "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
+                "web.enable-admin-api": str(args.enable_admin_api).lower(),
+                "web.external-url": args.external_url,
+                "log.level": args.log_level,
+            },
+        )
+    except ValueError as e:
+        print(f"promhub: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(Server(opts).run())
+    except Exception as e:  # a bad config or unusable data dir: say so, exit non-zero
+        logging.getLogger("promhub").error("%s", e)
+        print(f"promhub: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_config(files: Sequence[str]) -> int:
+    from promhub.config.loader import check_config
+
+    failed = False
+    for f in files:
+        print(f"Checking {f}")
+        errors = check_config(f)
+        if errors:
+            failed = True
+            for e in errors:
+                print(f"  FAILED: {e}")
+        else:
+            print(f"  SUCCESS: {f} is valid prometheus config file syntax")
+        print()
+    return 1 if failed else 0
+
+
+def _tsdb(args: argparse.Namespace) -> int:
+    from promhub.model.matcher import SelectorError, parse_selector
+    from promhub.tsdb.tool import analyze, dump
+
+    try:
+        if args.tsdb_cmd == "analyze":
+            print(analyze(args.dir, limit=args.limit), end="")
+        else:
+            try:
+                matchers = parse_selector(args.match)
+            except SelectorError as e:
+                print(f"promhub: error: --match: {e}", file=sys.stderr)
+                return 2
+            dump(args.dir, matchers, args.min_time, args.max_time, sys.stdout)
+    except BrokenPipeError:
+        return 0
+    except (OSError, ValueError) as e:
+        print(f"promhub: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.cmd == "serve":
+        return _serve(args, argv)
+    if args.cmd == "check":
+        return _check_config(args.files)
+    if args.cmd == "tsdb":
+        return _tsdb(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Server options: what the command-line flags set (Prometheus' flag names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DAY_MS = 86_400_000
+
+
+@dataclass(slots=True)
+class Options:
+    #: ``--config.file``; empty means the embedded default configuration.
+    config_file: str = ""
+    storage_path: str = "data"
+    retention_time_ms: int = 15 * DAY_MS
+    retention_size_bytes: int = 0
+    min_block_duration_ms: int = 0  # 0: the TSDB's own default
+    listen_address: str = "0.0.0.0:9090"
+    enable_lifecycle: bool = False
+    enable_admin_api: bool = False
+    external_url: str = ""
+    max_body_bytes: int = 64 * 1024 * 1024
+    log_level: str = "info"
+    #: How often the TSDB's maintenance job (head cut, compaction, retention) runs.
+    maintenance_interval: float = 60.0
+    flags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen_address.rpartition(":")
+        return (host.strip("[]") or "0.0.0.0", int(port))

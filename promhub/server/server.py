@@ -1,0 +1,177 @@
+"""The one place where promhub's components are wired together.
+
+Start order matters: the HTTP listener comes up first so ``/-/healthy`` answers while the
+TSDB replays its WAL; ``/-/ready`` turns 200 only once storage is open and scraping runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+from promhub import __version__
+from promhub.api.web import build_app
+from promhub.config.loader import default_config, load_config
+from promhub.config.model import Config, ConfigError
+from promhub.discovery.manager import DiscoveryManager
+from promhub.instrument.host import host_registry
+from promhub.scrape.manager import ScrapeManager
+from promhub.server.options import Options
+from promhub.server.scheduler import Scheduler
+from promhub.tsdb import DB
+
+log = logging.getLogger("promhub")
+
+
+class Server:
+    """promhub's process: storage, discovery, scraping and the HTTP API."""
+
+    def __init__(self, opts: Options, registry: CollectorRegistry = REGISTRY) -> None:
+        self.opts = opts
+        self.registry = registry
+        self.host_registry = host_registry()
+        self.start_time = time.time()
+        self.ready = False
+        self.db: DB | None = None
+        self.config: Config | None = None
+        self.scrape: ScrapeManager | None = None
+        self.discovery: DiscoveryManager | None = None
+        self.scheduler = Scheduler(registry)
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._reload_ok = Gauge(
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            registry=registry,
+        )
+        self._reload_time = Gauge(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            registry=registry,
+        )
+        self._reloads_failed = Counter(
+            "promhub_config_reloads_failed_total",
+            "Configuration reloads that were refused (the old configuration kept running).",
+            registry=registry,
+        )
+        Gauge(
+            "prometheus_build_info",
+            "A metric with a constant '1' value labeled by version, revision, branch, "
+            "goversion from which prometheus was built, and the goos and goarch for the build.",
+            ["version", "revision", "branch", "goversion", "goos", "goarch", "tags"],
+            registry=registry,
+        ).labels(__version__, "", "", "python", "linux", "", "promhub").set(1)
+        self.runner: web.AppRunner | None = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    def load(self) -> Config:
+        """Load the configuration the flags name (or the embedded default)."""
+        if self.opts.config_file:
+            return load_config(self.opts.config_file)
+        return default_config(self.opts.listen_address)
+
+    def _apply(self, cfg: Config) -> None:
+        assert self.scrape is not None and self.discovery is not None
+        self.scrape.apply_config(cfg)
+        self.discovery.apply_config(cfg.scrape_configs)
+        self.config = cfg
+        self._reload_ok.set(1)
+        self._reload_time.set(time.time())
+
+    async def reload(self) -> None:
+        """Re-read the configuration; on any error the running one stays and this raises."""
+        async with self._reload_lock:
+            try:
+                cfg = await asyncio.to_thread(self.load)
+                self._apply(cfg)
+            except Exception as e:
+                self._reload_ok.set(0)
+                self._reloads_failed.inc()
+                log.error("configuration reload failed, keeping the old one: %s", e)
+                raise
+            log.info("configuration reloaded from %s", self.opts.config_file or "<default>")
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.load()  # refuse to start on a bad config, before touching anything
+        app = build_app(self)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        host, port = self.opts.host_port
+        site = web.TCPSite(self.runner, host, port, reuse_address=True)
+        await site.start()
+        log.info("listening on %s", self.opts.listen_address)
+
+        self.db = await asyncio.to_thread(
+            DB.open,
+            self.opts.storage_path,
+            **self._db_options(),
+        )
+        self.registry.register(self.db.collector())
+        self.scrape = ScrapeManager(self.db, registry=self.registry)
+        self.discovery = DiscoveryManager(self.scrape.update_targets)
+        self._apply(cfg)
+        self.scheduler.add(
+            "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
+        )
+        self.ready = True
+        log.info("server is ready to receive web requests")
+
+    def _db_options(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "retention_time_ms": self.opts.retention_time_ms,
+            "retention_size_bytes": self.opts.retention_size_bytes,
+        }
+        if self.opts.min_block_duration_ms:
+            kw["min_block_duration_ms"] = self.opts.min_block_duration_ms
+        return kw
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT (SIGHUP reloads), then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        await self.start()
+        assert self.scrape is not None and self.discovery is not None
+        async with asyncio.TaskGroup() as tg:
+            scrape_task = tg.create_task(self.scrape.run())
+            disc_task = tg.create_task(self.discovery.run())
+            await self._stopping.wait()
+            log.info("received stop signal, shutting down")
+            await self.stop()
+            for t in (scrape_task, disc_task):
+                t.cancel()
+
+    def _on_sighup(self) -> None:
+        async def go() -> None:
+            try:
+                await self.reload()
+            except (ConfigError, Exception):  # already logged; the old config keeps running
+                pass
+
+        asyncio.get_running_loop().create_task(go())
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.scheduler.stop()
+        if self.discovery is not None:
+            await self.discovery.stop()
+        if self.scrape is not None:
+            await self.scrape.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.db is not None:
+            await asyncio.to_thread(self.db.close)
+            self.db = None
