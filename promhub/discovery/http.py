@@ -1,0 +1,149 @@
+"""http_sd: targets fetched from an HTTP endpoint every ``refresh_interval``.
+
+The endpoint answers a GET with ``200``, ``Content-Type: application/json`` and the
+document ``[{"targets": ["host:port", ...], "labels": {...}}, ...]``, as in Prometheus'
+HTTP SD. Group ``i`` gets source ``f"{url}:{i}"`` and the label ``__meta_url``. A failed
+refresh (network, status, content type, bad document) keeps the previous groups and counts
+in ``prometheus_sd_http_failures_total``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from prometheus_client import Counter
+
+from promhub import __version__
+from promhub.config.model import HTTPClientConfig, HTTPSDConfig, TLSConfig
+from promhub.discovery.targetgroup import DiscoveryError, TargetGroup, groups_from_document
+
+log = logging.getLogger(__name__)
+
+#: Label naming the URL a target came from.
+URL_LABEL = "__meta_url"
+
+FAILURES = Counter(
+    "prometheus_sd_http_failures_total",
+    "Number of HTTP service discovery refresh failures.",
+)
+
+_JSON_CONTENT_TYPE = re.compile(r"^application/json(;.*)?$")
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    """An SSL context honoring a ``tls_config``; files are read now, so call per refresh."""
+    ctx = ssl.create_default_context(cafile=tls.ca_file or None)
+    if tls.cert_file or tls.key_file:
+        ctx.load_cert_chain(tls.cert_file, tls.key_file or None)
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if tls.min_version:
+        try:
+            ctx.minimum_version = _TLS_VERSIONS[tls.min_version.upper()]
+        except KeyError:
+            raise ValueError(f"tls_config: unknown min_version {tls.min_version!r}") from None
+    return ctx
+
+
+def auth_headers(http: HTTPClientConfig) -> dict[str, str]:
+    """The ``Authorization`` header for ``basic_auth`` or ``authorization``, if any.
+
+    Secret files are read on every call, as Prometheus does, so rotated credentials are
+    picked up without a reload.
+    """
+    if http.basic_auth is not None:
+        ba = http.basic_auth
+        password = _read_secret(ba.password_file) if ba.password_file else ba.password
+        token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+    if http.authorization is not None:
+        az = http.authorization
+        cred = _read_secret(az.credentials_file) if az.credentials_file else az.credentials
+        return {"Authorization": f"{az.type or 'Bearer'} {cred}"}
+    return {}
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+class HTTPProvider:
+    """Discovers targets from one ``http_sd_configs`` entry."""
+
+    def __init__(self, config: HTTPSDConfig) -> None:
+        self._config = config
+
+    async def run(self, send: Callable[[list[TargetGroup]], None]) -> None:
+        """Fetch now and every ``refresh_interval``; report groups after each success."""
+        cfg = self._config
+        # Prometheus bounds a refresh by the refresh interval; so do we.
+        timeout = aiohttp.ClientTimeout(total=cfg.refresh_interval)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            last: list[TargetGroup] | None = None
+            while True:
+                try:
+                    groups = await self.fetch(session)
+                except (
+                    aiohttp.ClientError,
+                    TimeoutError,
+                    OSError,
+                    DiscoveryError,
+                    ValueError,
+                ) as e:
+                    FAILURES.inc()
+                    log.error(
+                        "http_sd: refresh of %s failed, keeping previous targets: %s", cfg.url, e
+                    )
+                else:
+                    if groups != last:
+                        last = groups
+                        send(groups)
+                await asyncio.sleep(cfg.refresh_interval)
+
+    async def fetch(self, session: aiohttp.ClientSession) -> list[TargetGroup]:
+        """One refresh: GET the URL and validate the answer."""
+        cfg = self._config
+        http = cfg.http
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": f"promhub/{__version__}",
+            "X-Prometheus-Refresh-Interval-Seconds": f"{cfg.refresh_interval:g}",
+            **auth_headers(http),
+        }
+        kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": http.follow_redirects}
+        if cfg.url.startswith("https:"):
+            kwargs["ssl"] = ssl_context(http.tls_config)
+            if http.tls_config.server_name:
+                kwargs["server_hostname"] = http.tls_config.server_name
+        if http.proxy_url:
+            kwargs["proxy"] = http.proxy_url
+        async with session.get(cfg.url, **kwargs) as resp:
+            if resp.status != 200:
+                raise DiscoveryError(f"{cfg.url}: server returned HTTP status {resp.status}")
+            ctype = resp.headers.get("Content-Type", "")
+            if not _JSON_CONTENT_TYPE.match(ctype):
+                raise DiscoveryError(f"{cfg.url}: unsupported content type {ctype!r}")
+            body = await resp.read()
+        try:
+            doc = await asyncio.to_thread(json.loads, body)
+        except ValueError as e:
+            raise DiscoveryError(f"{cfg.url}: {e}") from None
+        return groups_from_document(
+            doc, source_prefix=cfg.url, where=cfg.url, extra_labels={URL_LABEL: cfg.url}
+        )

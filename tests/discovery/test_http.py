@@ -1,0 +1,146 @@
+"""http_sd against a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import REGISTRY
+
+from promhub.config.model import (
+    Authorization,
+    BasicAuth,
+    HTTPClientConfig,
+    HTTPSDConfig,
+    ScrapeConfig,
+)
+from promhub.discovery.targetgroup import TargetGroup
+
+
+def addresses(update: dict[str, list[TargetGroup]], job: str) -> set[str]:
+    return {t["__address__"] for g in update.get(job, []) for t in g.targets}
+
+
+def failures() -> float:
+    return REGISTRY.get_sample_value("prometheus_sd_http_failures_total") or 0.0
+
+
+class SDServer:
+    """An HTTP SD endpoint whose answer the test changes at will."""
+
+    def __init__(self) -> None:
+        self.body: Any = []
+        self.status = 200
+        self.content_type = "application/json"
+        self.requests: list[web.Request] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(request)
+        return web.json_response(self.body, status=self.status, content_type=self.content_type)
+
+
+@contextlib.asynccontextmanager
+async def serve(sd: SDServer) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/sd", sd.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/sd"
+    finally:
+        await runner.cleanup()
+
+
+def test_http_sd_follows_changes_and_survives_failures(manager_runner: Callable[..., Any]) -> None:
+    sd = SDServer()
+    sd.body = [{"targets": ["a:80", "b:80"], "labels": {"zone": "z1"}}]
+
+    async def scenario() -> None:
+        async with serve(sd) as url:
+            http = HTTPClientConfig(basic_auth=BasicAuth(username="u", password="p w"))
+            cfg = ScrapeConfig(
+                job_name="web",
+                http_sd_configs=[HTTPSDConfig(url=url, refresh_interval=0.1, http=http)],
+            )
+            async with manager_runner([cfg]) as (_, updates):
+                got = await updates.wait(lambda u: addresses(u, "web") == {"a:80", "b:80"})
+                (group,) = got["web"]
+                assert group.source == f"{url}:0"
+                assert group.labels == {"zone": "z1", "__meta_url": url}
+                req = sd.requests[0]
+                assert req.headers["Authorization"] == "Basic dTpwIHc="  # base64("u:p w")
+                assert req.headers["X-Prometheus-Refresh-Interval-Seconds"] == "0.1"
+
+                sd.body = [{"targets": ["c:80"]}, {"targets": ["d:80"], "labels": {"x": "y"}}]
+                await updates.wait(lambda u: addresses(u, "web") == {"c:80", "d:80"})
+
+                # Each kind of failure keeps the last good targets and is counted.
+                for status, ctype, body in [
+                    (500, "application/json", []),
+                    (200, "text/plain", []),
+                    (200, "application/json", [{"targets": "e:80"}]),
+                    (200, "application/json", {"not": "a list"}),
+                ]:
+                    sd.status, sd.content_type, sd.body = status, ctype, body
+                    before = failures()
+                    for _ in range(200):
+                        if failures() >= before + 2:
+                            break
+                        await asyncio.sleep(0.02)
+                    assert failures() >= before + 2
+                    assert addresses(updates.latest, "web") == {"c:80", "d:80"}
+
+                sd.status, sd.content_type, sd.body = 200, "application/json", []
+                await updates.wait(lambda u: u.get("web") == [])
+
+    asyncio.run(scenario())
+
+
+def test_http_sd_unreachable_endpoint_is_a_counted_failure(
+    manager_runner: Callable[..., Any],
+) -> None:
+    async def scenario() -> None:
+        sd = SDServer()
+        async with serve(sd) as url:
+            pass  # The server is gone again: its port now refuses connections.
+        cfg = ScrapeConfig(
+            job_name="gone", http_sd_configs=[HTTPSDConfig(url=url, refresh_interval=0.05)]
+        )
+        before = failures()
+        async with manager_runner([cfg], update_interval=0.05) as (_, updates):
+            # The first update is not held back forever by a provider that never succeeds.
+            got = await updates.wait(lambda u: "gone" in u)
+            assert got["gone"] == []
+            for _ in range(200):
+                if failures() > before:
+                    break
+                await asyncio.sleep(0.02)
+            assert failures() > before
+
+    asyncio.run(scenario())
+
+
+def test_http_sd_sends_bearer_token_from_file(
+    tmp_path: Path, manager_runner: Callable[..., Any]
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    sd = SDServer()
+    sd.body = [{"targets": ["t:1"]}]
+
+    async def scenario() -> None:
+        async with serve(sd) as url:
+            http = HTTPClientConfig(authorization=Authorization(credentials_file=str(token)))
+            cfg = ScrapeConfig(job_name="t", http_sd_configs=[HTTPSDConfig(url=url, http=http)])
+            async with manager_runner([cfg]) as (_, updates):
+                await updates.wait(lambda u: addresses(u, "t") == {"t:1"})
+                assert sd.requests[0].headers["Authorization"] == "Bearer s3cret"
+
+    asyncio.run(scenario())
