@@ -65,6 +65,7 @@ class BasicAuth:
     username: str = ""
     password: str = ""
     password_file: str = ""
+    username_file: str = ""
 
 
 @dataclass(slots=True)
@@ -82,6 +83,23 @@ class TLSConfig:
     server_name: str = ""
     insecure_skip_verify: bool = False
     min_version: str = ""
+    #: Inline PEM alternatives to the ``*_file`` fields.
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+    max_version: str = ""
+
+
+@dataclass(slots=True)
+class OAuth2:
+    client_id: str = ""
+    client_secret: str = ""
+    client_secret_file: str = ""
+    scopes: list[str] = field(default_factory=list)
+    token_url: str = ""
+    endpoint_params: dict[str, str] = field(default_factory=dict)
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    proxy_url: str = ""
 
 
 @dataclass(slots=True)
@@ -92,6 +110,12 @@ class HTTPClientConfig:
     follow_redirects: bool = True
     proxy_url: str = ""
     enable_http2: bool = True
+    oauth2: OAuth2 | None = None
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[str]] = field(default_factory=dict)
+    #: ``http_headers`` as written (name -> {values, secrets, files}).
+    http_headers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -138,6 +162,17 @@ class ScrapeConfig:
     label_value_length_limit: int = 0
     body_size_limit: int = 0
     target_limit: int = 0
+    keep_dropped_targets: int = 0
+    fallback_scrape_protocol: str = ""
+    scrape_native_histograms: bool = False
+    always_scrape_classic_histograms: bool = False
+    convert_classic_histograms_to_nhcb: bool = False
+    native_histogram_bucket_limit: int = 0
+    native_histogram_min_bucket_factor: float = 0.0
+    extra_scrape_metrics: bool = False
+    scrape_failure_log_file: str = ""
+    metric_name_validation_scheme: str = "utf8"
+    metric_name_escaping_scheme: str = "allow-utf-8"
 
 
 @dataclass(slots=True)
@@ -153,6 +188,23 @@ class GlobalConfig:
             "PrometheusText0.0.4",
         ]
     )
+    rule_query_offset: float = 0.0
+    query_log_file: str = ""
+    scrape_failure_log_file: str = ""
+    #: Scrape limits every job inherits unless it sets its own (0: no limit).
+    body_size_limit: int = 0
+    sample_limit: int = 0
+    target_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    keep_dropped_targets: int = 0
+    metric_name_validation_scheme: str = "utf8"
+    metric_name_escaping_scheme: str = ""
+    scrape_native_histograms: bool = False
+    convert_classic_histograms_to_nhcb: bool = False
+    always_scrape_classic_histograms: bool = False
+    extra_scrape_metrics: bool = False
 
 
 @dataclass(slots=True)
@@ -165,6 +217,9 @@ class Config:
     remote_write: list[dict[str, Any]] = field(default_factory=list)
     remote_read: list[dict[str, Any]] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
+    tracing: dict[str, Any] = field(default_factory=dict)
+    otlp: dict[str, Any] = field(default_factory=dict)
+    runtime: dict[str, Any] = field(default_factory=dict)
     #: Where it came from ("" for the embedded default) and its text, for /status/config.
     source_file: str = ""
     source_text: str = ""
