@@ -1,0 +1,572 @@
+"""Immutable on-disk blocks: writing, opening, querying and compacting them.
+
+A block is a directory named by a ULID, as in Prometheus::
+
+    01HF.../meta.json        ulid, time range (maxTime exclusive), stats, compaction
+    01HF.../index            labels, timestamp columns, frame table (see blockindex)
+    01HF.../chunks/000001    timestamp frames and value frames (see encoding)
+
+Series are stored in label order, ``SERIES_PER_FRAME`` to a value frame, so a query for
+one metric name touches few frames. Timestamps are stored once per distinct timestamp
+array for the whole block (the series of one scrape share it) in timestamp frames.
+Reading a series decodes one value frame and one timestamp frame, both kept in a small
+LRU cache; nothing else of the block is touched.
+
+A block is written to ``<ULID>.tmp``, fsynced and renamed into place, so a crash leaves
+at most a ``.tmp`` directory (see :func:`remove_tmp_blocks`), never a half block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import mmap
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from promhub.model.labels import Labels
+from promhub.model.matcher import Matcher
+from promhub.storage.interface import Series
+from promhub.tsdb.blockindex import BlockIndex, IndexFormatError, decode_index, encode_index
+from promhub.tsdb.encoding import (
+    CorruptFrameError,
+    FrameView,
+    encode_timestamp_frame,
+    encode_value_frame,
+)
+from promhub.tsdb.postings import MemPostings
+
+__all__ = [
+    "Block",
+    "BlockMeta",
+    "CorruptBlockError",
+    "compact_blocks",
+    "new_ulid",
+    "remove_tmp_blocks",
+    "write_block",
+]
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+
+SERIES_PER_FRAME = 128
+COLUMNS_PER_FRAME = 64
+META_FILE = "meta.json"
+INDEX_FILE = "index"
+CHUNKS_FILE = os.path.join("chunks", "000001")
+TMP_SUFFIX = ".tmp"
+#: Decoded frames kept per block: enough for a query's working set, small in memory.
+FRAME_CACHE = 32
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class CorruptBlockError(Exception):
+    """A block's files are missing, truncated or fail their checksums."""
+
+
+def new_ulid(ms: int | None = None) -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
+    t = int(time.time() * 1000) if ms is None else ms
+    n = (t & (2**48 - 1)) << 80 | secrets.randbits(80)
+    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+@dataclass
+class BlockMeta:
+    """What ``meta.json`` says about a block. ``max_time`` is exclusive, as in Prometheus."""
+
+    ulid: str
+    min_time: int
+    max_time: int
+    num_series: int
+    num_samples: int
+    level: int
+    sources: list[str]
+    size_bytes: int
+    num_chunks: int = 0
+
+    def to_json(self) -> str:
+        doc = {
+            "ulid": self.ulid,
+            "minTime": self.min_time,
+            "maxTime": self.max_time,
+            "stats": {
+                "numSamples": self.num_samples,
+                "numSeries": self.num_series,
+                "numChunks": self.num_chunks,
+            },
+            "compaction": {"level": self.level, "sources": list(self.sources)},
+            "version": 1,
+            "promhub": {"format": "frames-v1", "sizeBytes": self.size_bytes},
+        }
+        return json.dumps(doc, indent="\t") + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BlockMeta:
+        """Parse ``meta.json``; raises ``ValueError`` naming the missing or bad field."""
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"not valid JSON: {e}") from e
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        try:
+            stats, comp = doc["stats"], doc["compaction"]
+            ph = doc.get("promhub", {})
+            meta = cls(
+                ulid=str(doc["ulid"]),
+                min_time=int(doc["minTime"]),
+                max_time=int(doc["maxTime"]),
+                num_series=int(stats["numSeries"]),
+                num_samples=int(stats["numSamples"]),
+                level=int(comp["level"]),
+                sources=[str(s) for s in comp.get("sources", [])],
+                size_bytes=int(ph.get("sizeBytes", 0)),
+                num_chunks=int(stats.get("numChunks", 0)),
+            )
+        except KeyError as e:
+            raise ValueError(f"missing field {e}") from e
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"bad field: {e}") from e
+        if doc.get("version") != 1:
+            raise ValueError(f"unsupported version {doc.get('version')!r}")
+        return meta
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Writer:
+    """Streams series into frames; keeps only one frame of pending data in memory."""
+
+    def __init__(self, chunks: Any) -> None:
+        self.f = chunks
+        self.offset = 0
+        self.labels: list[Labels] = []
+        self.series_column: list[int] = []
+        self.col_ids: dict[bytes, int] = {}
+        self.col_mint: list[int] = []
+        self.col_maxt: list[int] = []
+        self.col_len: list[int] = []
+        self.pending_cols: list[I64] = []
+        self.pending_vals: list[F64] = []
+        self.vframes: list[tuple[int, int]] = []
+        self.tframes: list[tuple[int, int]] = []
+        self.samples = 0
+        self.mint = 2**63 - 1
+        self.maxt = -(2**63)
+
+    def _emit(self, data: bytes, table: list[tuple[int, int]]) -> None:
+        self.f.write(data)
+        table.append((self.offset, len(data)))
+        self.offset += len(data)
+
+    def add(self, labels: Labels, ts: I64, vals: F64) -> None:
+        # A digest, not the bytes, keys the column table so memory stays per column small.
+        key = hashlib.blake2b(ts.tobytes(), digest_size=16).digest()
+        col = self.col_ids.get(key)
+        if col is None:
+            col = self.col_ids[key] = len(self.col_len)
+            self.col_mint.append(int(ts[0]))
+            self.col_maxt.append(int(ts[-1]))
+            self.col_len.append(len(ts))
+            self.pending_cols.append(ts)
+            if len(self.pending_cols) == COLUMNS_PER_FRAME:
+                self.flush_columns()
+        self.labels.append(labels)
+        self.series_column.append(col)
+        self.pending_vals.append(vals)
+        self.samples += len(ts)
+        self.mint = min(self.mint, int(ts[0]))
+        self.maxt = max(self.maxt, int(ts[-1]))
+        if len(self.pending_vals) == SERIES_PER_FRAME:
+            self.flush_values()
+
+    def flush_columns(self) -> None:
+        if self.pending_cols:
+            self._emit(encode_timestamp_frame(self.pending_cols), self.tframes)
+            self.pending_cols = []
+
+    def flush_values(self) -> None:
+        if self.pending_vals:
+            self._emit(encode_value_frame(self.pending_vals), self.vframes)
+            self.pending_vals = []
+
+    def index(self) -> BlockIndex:
+        def arr(xs: Sequence[int]) -> I64:
+            return np.asarray(xs, dtype=np.int64).reshape(len(xs))
+
+        return BlockIndex(
+            labels=self.labels,
+            series_column=arr(self.series_column),
+            column_mint=arr(self.col_mint),
+            column_maxt=arr(self.col_maxt),
+            column_len=arr(self.col_len),
+            value_frames=arr([o for o, _ in self.vframes]),
+            value_frame_len=arr([n for _, n in self.vframes]),
+            ts_frames=arr([o for o, _ in self.tframes]),
+            ts_frame_len=arr([n for _, n in self.tframes]),
+            series_per_frame=SERIES_PER_FRAME,
+            columns_per_frame=COLUMNS_PER_FRAME,
+            chunks_size=self.offset,
+        )
+
+
+def _check_series(
+    labels: Labels, ts: I64, vals: F64, prev: Labels | None, mint: int, maxt: int
+) -> None:
+    if len(ts) != len(vals):
+        raise ValueError(f"series {labels}: {len(ts)} timestamps but {len(vals)} values")
+    if prev is not None and not prev < labels:
+        raise ValueError(f"series {labels} is not after {prev}: series must be sorted and unique")
+    if len(ts) == 0:
+        return
+    if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+        raise ValueError(f"series {labels}: timestamps are not strictly increasing")
+    if int(ts[0]) < mint or int(ts[-1]) >= maxt:
+        raise ValueError(
+            f"series {labels}: samples [{int(ts[0])}, {int(ts[-1])}] outside the block "
+            f"range [{mint}, {maxt})"
+        )
+
+
+def write_block(
+    parent_dir: str | Path,
+    series: Iterable[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]],
+    mint: int,
+    maxt: int,
+    level: int = 1,
+    sources: Sequence[str] = (),
+) -> BlockMeta:
+    """Write series (sorted by labels) as a new block under ``parent_dir``.
+
+    ``[mint, maxt)`` is the block's time range (``maxt`` exclusive); samples outside it,
+    unsorted series or timestamps raise ``ValueError`` and leave no block behind. Series
+    without samples are skipped. Returns the new block's meta; the block directory is
+    ``parent_dir / meta.ulid``.
+    """
+    if maxt <= mint:
+        raise ValueError(f"empty block range [{mint}, {maxt})")
+    parent = Path(parent_dir)
+    ulid = new_ulid()
+    tmp = parent / (ulid + TMP_SUFFIX)
+    final = parent / ulid
+    (tmp / "chunks").mkdir(parents=True)
+    try:
+        with open(tmp / CHUNKS_FILE, "wb") as chunks:
+            w = _Writer(chunks)
+            prev: Labels | None = None
+            for labels, ts_in, vals_in in series:
+                ts = np.ascontiguousarray(ts_in, dtype=np.int64)
+                vals = np.ascontiguousarray(vals_in, dtype=np.float64)
+                _check_series(labels, ts, vals, prev, mint, maxt)
+                prev = labels
+                if len(ts):
+                    w.add(labels, ts, vals)
+            w.flush_columns()
+            w.flush_values()
+            chunks.flush()
+            os.fsync(chunks.fileno())
+        index = encode_index(w.index())
+        with open(tmp / INDEX_FILE, "wb") as f:
+            f.write(index)
+            f.flush()
+            os.fsync(f.fileno())
+        meta = BlockMeta(
+            ulid=ulid,
+            min_time=mint,
+            max_time=maxt,
+            num_series=len(w.labels),
+            num_samples=w.samples,
+            level=level,
+            sources=sorted(set(sources)) if sources else [ulid],
+            size_bytes=w.offset + len(index),
+            num_chunks=len(w.vframes),
+        )
+        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
+            f.write(meta.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp / "chunks")
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def remove_tmp_blocks(parent_dir: str | Path) -> list[Path]:
+    """Delete ``*.tmp`` block directories left by a crash mid-write; returns them."""
+    removed = []
+    for p in Path(parent_dir).iterdir():
+        if p.name.endswith(TMP_SUFFIX) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+class Block:
+    """An opened, immutable block. Thread-safe for concurrent queries."""
+
+    meta: BlockMeta
+    path: Path
+    postings: MemPostings
+
+    def __init__(self, path: Path, meta: BlockMeta, index: BlockIndex, chunks_fd: int) -> None:
+        self.path = path
+        self.meta = meta
+        self._ix = index
+        self._labels = index.labels
+        self._fd = chunks_fd
+        self._mm: mmap.mmap | None = (
+            mmap.mmap(chunks_fd, 0, access=mmap.ACCESS_READ) if index.chunks_size else None
+        )
+        self._lock = threading.Lock()
+        self._frames: OrderedDict[tuple[int, int], FrameView] = OrderedDict()
+        self.postings = MemPostings()
+        for ref, ls in enumerate(index.labels):
+            self.postings.add(ref, ls)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Block:
+        """Open a block directory, verifying meta.json, the index and the chunks' size.
+
+        Raises :class:`CorruptBlockError` naming the file and the problem.
+        """
+        p = Path(path)
+        if p.name.endswith(TMP_SUFFIX):
+            raise CorruptBlockError(f"{p}: an incomplete block (crash while writing)")
+        try:
+            meta_text = (p / META_FILE).read_bytes()
+            index_data = (p / INDEX_FILE).read_bytes()
+        except OSError as e:
+            raise CorruptBlockError(f"{p}: cannot read block: {e}") from e
+        try:
+            meta = BlockMeta.from_json(meta_text)
+        except ValueError as e:
+            raise CorruptBlockError(f"{p / META_FILE}: {e}") from e
+        try:
+            index = decode_index(index_data)
+        except IndexFormatError as e:
+            raise CorruptBlockError(f"{p / INDEX_FILE}: {e}") from e
+        if len(index.labels) != meta.num_series:
+            raise CorruptBlockError(
+                f"{p / META_FILE}: says {meta.num_series} series, index has {len(index.labels)}"
+            )
+        chunks = p / CHUNKS_FILE
+        try:
+            fd = os.open(chunks, os.O_RDONLY)
+        except OSError as e:
+            raise CorruptBlockError(f"{chunks}: cannot open: {e}") from e
+        size = os.fstat(fd).st_size
+        if size != index.chunks_size:
+            os.close(fd)
+            raise CorruptBlockError(
+                f"{chunks}: is {size} bytes, the index expects {index.chunks_size} (truncated?)"
+            )
+        meta.size_bytes = size + len(index_data) + len(meta_text)
+        return cls(p, meta, index, fd)
+
+    def __enter__(self) -> Block:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the chunks file. Queries after this raise ``ValueError``."""
+        with self._lock:
+            self._frames.clear()
+            if self._mm is not None:
+                self._mm.close()
+                self._mm = None
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def size_bytes(self) -> int:
+        """Bytes the block's files take on disk."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    def labels(self, ref: int) -> Labels:
+        """Labels of the series with this ref (its position in label order)."""
+        return self._labels[ref]
+
+    # --- frame access -------------------------------------------------------------
+
+    def _frame(self, kind: int, k: int) -> FrameView:
+        key = (kind, k)
+        with self._lock:
+            view = self._frames.get(key)
+            if view is not None:
+                self._frames.move_to_end(key)
+                return view
+            if self._fd < 0:
+                raise ValueError(f"block {self.path} is closed")
+            offs, lens = (
+                (self._ix.value_frames, self._ix.value_frame_len)
+                if kind == 0
+                else (self._ix.ts_frames, self._ix.ts_frame_len)
+            )
+            off, n = int(offs[k]), int(lens[k])
+            assert self._mm is not None
+            data = self._mm[off : off + n]
+        try:
+            view = FrameView(data)
+        except CorruptFrameError as e:
+            what = "value" if kind == 0 else "timestamp"
+            raise CorruptBlockError(
+                f"block {self.path}: {CHUNKS_FILE} {what} frame {k} (bytes {off}-{off + n}): {e}"
+            ) from e
+        with self._lock:
+            self._frames[key] = view
+            while len(self._frames) > FRAME_CACHE:
+                self._frames.popitem(last=False)
+        return view
+
+    def _timestamps(self, ref: int) -> I64:
+        col = int(self._ix.series_column[ref])
+        cpf = self._ix.columns_per_frame
+        view = self._frame(1, col // cpf)
+        try:
+            return view.column(col % cpf)
+        except (CorruptFrameError, IndexError) as e:
+            raise CorruptBlockError(f"block {self.path}: timestamp column {col}: {e}") from e
+
+    def _samples(self, ref: int) -> tuple[I64, F64]:
+        ts = self._timestamps(ref)
+        spf = self._ix.series_per_frame
+        view = self._frame(0, ref // spf)
+        try:
+            vals = view.values(ref % spf)
+        except (CorruptFrameError, IndexError) as e:
+            raise CorruptBlockError(f"block {self.path}: series {ref}: {e}") from e
+        if len(vals) != len(ts):
+            raise CorruptBlockError(
+                f"block {self.path}: series {ref} has {len(vals)} values, {len(ts)} timestamps"
+            )
+        return ts, vals
+
+    def _candidates(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> I64:
+        refs = self.postings.select(matchers)
+        cols = self._ix.series_column[refs]
+        keep = (self._ix.column_mint[cols] <= maxt) & (self._ix.column_maxt[cols] >= mint)
+        return refs[keep]
+
+    # --- queries ------------------------------------------------------------------
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
+        """Series matching all matchers with their samples in ``[mint, maxt]``, by labels."""
+        out = []
+        for ref in self._candidates(matchers, mint, maxt).tolist():
+            ts, vals = self._samples(ref)
+            lo = np.searchsorted(ts, mint, side="left")
+            hi = np.searchsorted(ts, maxt, side="right")
+            if hi > lo:
+                out.append(Series(self._labels[ref], ts[lo:hi], vals[lo:hi]))
+        return out
+
+    def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
+        """Label sets of matching series with at least one sample in ``[mint, maxt]``."""
+        out = []
+        ix = self._ix
+        for ref in self._candidates(matchers, mint, maxt).tolist():
+            col = ix.series_column[ref]
+            if ix.column_mint[col] < mint or ix.column_maxt[col] > maxt:
+                # Partly covered: only the timestamps (not the values) say if one is inside.
+                ts = self._timestamps(ref)
+                if np.searchsorted(ts, maxt, "right") <= np.searchsorted(ts, mint, "left"):
+                    continue
+            out.append(self._labels[ref])
+        return out
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Label names of the block's series (of those matching, if matchers are given)."""
+        if not matchers:
+            return self.postings.label_names()
+        names = {n for ref in self.postings.select(matchers).tolist() for n, _ in self._labels[ref]}
+        return sorted(names)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Values of label ``name`` (among the matching series, if matchers are given)."""
+        if not matchers:
+            return self.postings.label_values(name)
+        vals = {self._labels[r].get(name) for r in self.postings.select(matchers).tolist()}
+        vals.discard("")
+        return sorted(vals)
+
+    def iter_series(self) -> Iterator[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]]:
+        """Every series with all its samples, in label order (for compaction and dumps)."""
+        for ref in range(len(self._labels)):
+            ts, vals = self._samples(ref)
+            yield self._labels[ref], ts, vals
+
+
+def _merge_samples(parts: list[tuple[I64, F64]]) -> tuple[I64, F64]:
+    """Merge one series' samples from several blocks; one sample per timestamp survives.
+
+    Identical duplicates collapse; for conflicting values at one timestamp the sample of
+    the later block in the input order wins (as a re-ingested, corrected sample would).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([p[0] for p in parts])
+    vals = np.concatenate([p[1] for p in parts])
+    order = np.argsort(ts, kind="stable")
+    ts, vals = ts[order], vals[order]
+    last = np.append(ts[1:] != ts[:-1], True)
+    return ts[last], vals[last]
+
+
+def compact_blocks(parent_dir: str | Path, blocks: Sequence[Block]) -> BlockMeta:
+    """Merge blocks into one new block under ``parent_dir`` and return its meta.
+
+    The new block spans all inputs, has level ``max(levels) + 1`` and the union of their
+    sources. Overlapping blocks are merged per series with duplicates removed. The input
+    blocks are left in place: the caller deletes them once the new one is open.
+    """
+    if not blocks:
+        raise ValueError("compact_blocks needs at least one block")
+    streams = [((ls, i, ts, vs) for ls, ts, vs in b.iter_series()) for i, b in enumerate(blocks)]
+
+    def merged() -> Iterator[tuple[Labels, I64, F64]]:
+        cur: Labels | None = None
+        parts: list[tuple[I64, F64]] = []
+        for ls, _, ts, vs in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
+            if ls != cur:
+                if cur is not None:
+                    yield (cur, *_merge_samples(parts))
+                cur, parts = ls, []
+            parts.append((ts, vs))
+        if cur is not None:
+            yield (cur, *_merge_samples(parts))
+
+    sources = sorted({s for b in blocks for s in (b.meta.sources or [b.meta.ulid])})
+    return write_block(
+        parent_dir,
+        merged(),
+        mint=min(b.meta.min_time for b in blocks),
+        maxt=max(b.meta.max_time for b in blocks),
+        level=max(b.meta.level for b in blocks) + 1,
+        sources=sources,
+    )

@@ -1,0 +1,184 @@
+"""A block's index file: label sets, timestamp columns and where every frame lives.
+
+Layout (little-endian)::
+
+    "PHIX" | u8 version | 3 pad | u32 crc32(payload) | u32 raw length | zstd(payload)
+
+The payload holds a symbol table (every distinct label name and value once), each
+series' label pairs as symbol ids, each series' timestamp column, each column's first and
+last timestamp and sample count, and the offset and length of every value frame and
+timestamp frame in the chunks file. Value frames hold ``series_per_frame`` consecutive
+series and timestamp frames ``columns_per_frame`` consecutive columns, so a series'
+position is arithmetic, not stored.
+
+The whole file is checksummed: a flipped bit or a truncation is found when the block is
+opened, before any query trusts it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import zstandard
+from numpy.typing import NDArray
+
+from promhub.model.labels import Labels
+
+_MAGIC = b"PHIX"
+_VERSION = 1
+_HEADER = struct.Struct("<4sB3xII")
+_COUNTS = struct.Struct("<IIIIIIIIQ")
+
+
+class IndexFormatError(ValueError):
+    """The index file is truncated, corrupted or of an unknown version."""
+
+
+@dataclass(slots=True)
+class BlockIndex:
+    """The decoded contents of an index file."""
+
+    labels: list[Labels]
+    #: Per series: its timestamp column.
+    series_column: NDArray[np.int64]
+    #: Per column: first and last timestamp, and number of samples.
+    column_mint: NDArray[np.int64]
+    column_maxt: NDArray[np.int64]
+    column_len: NDArray[np.int64]
+    #: Per value frame / timestamp frame: byte offset and length in the chunks file.
+    value_frames: NDArray[np.int64]
+    value_frame_len: NDArray[np.int64]
+    ts_frames: NDArray[np.int64]
+    ts_frame_len: NDArray[np.int64]
+    series_per_frame: int
+    columns_per_frame: int
+    chunks_size: int
+
+
+def _shuffle(a: NDArray[np.generic]) -> bytes:
+    n, size = len(a), a.dtype.itemsize
+    return np.ascontiguousarray(a).view(np.uint8).reshape(n, size).T.tobytes()
+
+
+class _Cursor:
+    def __init__(self, raw: bytes) -> None:
+        self.buf, self.off = memoryview(raw), 0
+
+    def array(self, n: int, dtype: str) -> NDArray[np.int64]:
+        size = np.dtype(dtype).itemsize
+        end = self.off + n * size
+        if end > len(self.buf):
+            raise IndexFormatError("index payload is truncated")
+        planes = np.frombuffer(self.buf, np.uint8, n * size, self.off).reshape(size, n)
+        self.off = end
+        return np.ascontiguousarray(planes.T).view(dtype).reshape(n).astype(np.int64)
+
+    def bytes(self, n: int) -> bytes:
+        end = self.off + n
+        if end > len(self.buf):
+            raise IndexFormatError("index payload is truncated")
+        out = bytes(self.buf[self.off : end])
+        self.off = end
+        return out
+
+
+def encode_index(ix: BlockIndex) -> bytes:
+    """Serialise an index (the inverse of :func:`decode_index`)."""
+    symbols = sorted({s for ls in ix.labels for pair in ls for s in pair})
+    sym_id = {s: i for i, s in enumerate(symbols)}
+    encoded = [s.encode("utf-8") for s in symbols]
+    counts = np.array([len(ls) for ls in ix.labels], dtype=np.uint32)
+    pairs = np.array([sym_id[s] for ls in ix.labels for pair in ls for s in pair], dtype=np.uint32)
+    parts = [
+        _COUNTS.pack(
+            len(ix.labels),
+            len(ix.column_mint),
+            len(ix.value_frames),
+            len(ix.ts_frames),
+            ix.series_per_frame,
+            ix.columns_per_frame,
+            len(symbols),
+            len(pairs),
+            ix.chunks_size,
+        ),
+        _shuffle(np.array([len(b) for b in encoded], dtype=np.uint32)),
+        b"".join(encoded),
+        _shuffle(counts),
+        _shuffle(pairs),
+        _shuffle(ix.series_column.astype(np.uint32)),
+        _shuffle(ix.column_mint.astype(np.int64)),
+        _shuffle(ix.column_maxt.astype(np.int64)),
+        _shuffle(ix.column_len.astype(np.uint32)),
+        _shuffle(ix.value_frames.astype(np.uint64)),
+        _shuffle(ix.value_frame_len.astype(np.uint32)),
+        _shuffle(ix.ts_frames.astype(np.uint64)),
+        _shuffle(ix.ts_frame_len.astype(np.uint32)),
+    ]
+    raw = b"".join(parts)
+    payload = zstandard.ZstdCompressor(level=9).compress(raw)
+    return _HEADER.pack(_MAGIC, _VERSION, zlib.crc32(payload), len(raw)) + payload
+
+
+def decode_index(data: bytes) -> BlockIndex:
+    """Parse and verify an index file's bytes; raises :class:`IndexFormatError`."""
+    if len(data) < _HEADER.size:
+        raise IndexFormatError(f"index is {len(data)} bytes, shorter than its header")
+    magic, version, crc, raw_len = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        raise IndexFormatError(f"bad magic {magic!r}")
+    if version != _VERSION:
+        raise IndexFormatError(f"unsupported index version {version}")
+    payload = memoryview(data)[_HEADER.size :]
+    if zlib.crc32(payload) != crc:
+        raise IndexFormatError("checksum mismatch (corrupted or truncated)")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_len)
+    except zstandard.ZstdError as e:
+        raise IndexFormatError(f"payload does not decompress: {e}") from e
+    if len(raw) != raw_len or len(raw) < _COUNTS.size:
+        raise IndexFormatError("payload has the wrong length")
+    n_series, n_cols, n_vf, n_tf, spf, cpf, n_sym, n_pairs, chunks_size = _COUNTS.unpack_from(raw)
+    cur = _Cursor(raw)
+    cur.off = _COUNTS.size
+    sym_len = cur.array(n_sym, "<u4")
+    sym_bytes = cur.bytes(int(sym_len.sum()))
+    bounds = np.concatenate(([0], np.cumsum(sym_len))).tolist()
+    try:
+        symbols = [sym_bytes[bounds[i] : bounds[i + 1]].decode("utf-8") for i in range(n_sym)]
+    except UnicodeDecodeError as e:
+        raise IndexFormatError(f"symbol table is not UTF-8: {e}") from e
+    counts = cur.array(n_series, "<u4")
+    pairs = cur.array(n_pairs, "<u4")
+    if int(counts.sum()) * 2 != n_pairs or (n_pairs and int(pairs.max()) >= n_sym):
+        raise IndexFormatError("label pairs do not match the symbol table")
+    ix = BlockIndex(
+        labels=[],
+        series_column=cur.array(n_series, "<u4"),
+        column_mint=cur.array(n_cols, "<i8"),
+        column_maxt=cur.array(n_cols, "<i8"),
+        column_len=cur.array(n_cols, "<u4"),
+        value_frames=cur.array(n_vf, "<u8"),
+        value_frame_len=cur.array(n_vf, "<u4"),
+        ts_frames=cur.array(n_tf, "<u8"),
+        ts_frame_len=cur.array(n_tf, "<u4"),
+        series_per_frame=spf,
+        columns_per_frame=cpf,
+        chunks_size=chunks_size,
+    )
+    if cur.off != len(raw):
+        raise IndexFormatError(f"{len(raw) - cur.off} trailing bytes in payload")
+    if n_series and int(ix.series_column.max()) >= n_cols:
+        raise IndexFormatError("a series references a missing timestamp column")
+    if spf <= 0 or cpf <= 0 or n_vf * spf < n_series or n_tf * cpf < n_cols:
+        raise IndexFormatError("frame tables do not cover every series and column")
+    ends = np.concatenate((ix.value_frames + ix.value_frame_len, ix.ts_frames + ix.ts_frame_len))
+    if len(ends) and int(ends.max()) > chunks_size:
+        raise IndexFormatError("a frame lies beyond the end of the chunks file")
+    # Labels are built once per series here; symbol strings are shared, not copied.
+    sym_pairs = [(symbols[a], symbols[b]) for a, b in pairs.reshape(-1, 2).tolist()]
+    starts = np.concatenate(([0], np.cumsum(counts))).tolist()
+    ix.labels = [Labels(sym_pairs[starts[i] : starts[i + 1]]) for i in range(n_series)]
+    return ix
