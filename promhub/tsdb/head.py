@@ -1,0 +1,721 @@
+"""The head: the in-memory, writable part of the TSDB.
+
+Layout, chosen for memory and for NumPy:
+
+- a series registry: ``ref -> Labels`` (a list), ``Labels -> ref`` (a dict), the inverted
+  index (:class:`MemPostings`) and NumPy arrays per ref for the last timestamp and the
+  bit pattern of the last value (what the out-of-order and duplicate rules look at);
+- committed samples as *batches* ``(refs, timestamps, values)``: a scrape is one batch
+  with one shared timestamp (stored once) and, when a target sends the same series
+  again, the very same refs array object (so a batch costs ~8 bytes per sample);
+- batches are periodically *frozen* into :class:`_Chunk` s: sorted by ref (stably, so
+  each series stays in time order) and compressed with :func:`encode_frame` in frames of
+  ``FRAME_SERIES`` series. Chunks of the same tier are merged four at a time so that frames
+  grow long enough to compress well (~1-2 B/sample instead of 8).
+
+A sample belongs to the head until :meth:`Head.truncate` moves the head's lower bound past
+it (after the DB wrote it into a block). The head never holds two copies of a sample.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from promhub.model.labels import METRIC_NAME, METRIC_NAME_RE, Labels
+from promhub.model.matcher import Matcher
+from promhub.storage.interface import AppendResult, Refs, StorageError, Timestamps, Values
+from promhub.tsdb.encoding import decode_frame, encode_frame
+from promhub.tsdb.postings import MemPostings
+from promhub.tsdb.wal import WAL
+
+#: Series per compressed frame of a frozen chunk.
+FRAME_SERIES = 128
+#: Chunks of one tier merged into the next tier once there are this many.
+MERGE_FANIN = 4
+MAX_TIER = 3
+#: No sample yet.
+NO_TS = np.iinfo(np.int64).min
+_EMPTY_I = np.empty(0, dtype=np.int64)
+_EMPTY_F = np.empty(0, dtype=np.float64)
+
+
+class UnknownSeriesError(StorageError):
+    """An append used a ref this head never handed out, or one garbage-collected since."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    refs: Refs
+    ts: Timestamps  # length 1 when shared by all samples
+    vals: Values
+    mint: int
+    maxt: int
+
+    def full_ts(self) -> Timestamps:
+        return np.broadcast_to(self.ts, self.refs.shape) if len(self.ts) == 1 else self.ts
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Frozen head samples of a time span: refs sorted, frames of FRAME_SERIES series."""
+
+    mint: int
+    maxt: int
+    refs: Refs
+    frames: tuple[bytes, ...]
+    nsamples: int
+    tier: int
+
+    def nbytes(self) -> int:
+        return sum(len(f) for f in self.frames) + self.refs.nbytes
+
+
+@dataclass(slots=True)
+class Columnar:
+    """Samples of many series in CSR form: series ``i`` is ``ts[off[i]:off[i+1]]``."""
+
+    refs: Refs
+    offsets: Refs
+    ts: Timestamps
+    vals: Values
+
+    def series(self, i: int) -> tuple[Timestamps, Values]:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.ts[a:b], self.vals[a:b]
+
+    @property
+    def nsamples(self) -> int:
+        return len(self.ts)
+
+
+@dataclass(slots=True)
+class HeadSnapshot:
+    """An immutable view of the head's samples (chunks and batches are never mutated)."""
+
+    chunks: list[_Chunk]
+    batches: list[_Batch]
+
+    def collect(self, want: Refs, mint: int, maxt: int) -> Columnar:
+        """The samples of the (sorted, unique) refs ``want`` in ``[mint, maxt]``."""
+        return _collect(self.chunks, self.batches, want, mint, maxt)
+
+
+@dataclass(slots=True)
+class HeadCounters:
+    samples_appended: int = 0
+    out_of_order: int = 0
+    duplicate: int = 0
+    too_old: int = 0
+    series_created: int = 0
+    series_removed: int = 0
+    truncations: int = 0
+    chunks_created: int = 0
+
+
+def _validate(labels: Labels) -> None:
+    if not isinstance(labels, Labels) or not labels:
+        raise ValueError(f"invalid series {labels!r}: empty label set")
+    names = [n for n, _ in labels]
+    if any(names[i] >= names[i + 1] for i in range(len(names) - 1)):
+        raise ValueError(f"invalid series {labels}: label names unsorted or duplicated")
+    if any(v == "" for _, v in labels):
+        raise ValueError(f"invalid series {labels}: empty label value")
+    name = labels.get(METRIC_NAME)
+    if not name or not METRIC_NAME_RE.match(name):
+        raise ValueError(f"invalid series {labels}: missing or invalid metric name")
+
+
+class Head:
+    """Series registry and committed samples; see the module docstring.
+
+    All public methods take :attr:`lock` themselves; it is re-entrant so the DB can hold it
+    across a few calls that must be atomic together.
+    """
+
+    def __init__(self, wal: WAL | None = None, *, min_valid_time: int = NO_TS) -> None:
+        self.lock = threading.RLock()
+        self.wal = wal
+        self.min_valid_time = min_valid_time
+        self.counters = HeadCounters()
+        self._labels: list[Labels | None] = []
+        self._by_labels: dict[Labels, int] = {}
+        self._postings = MemPostings()
+        self._last_ts = np.full(1024, NO_TS, dtype=np.int64)
+        self._last_bits = np.zeros(1024, dtype=np.uint64)
+        self._unlogged: list[int] = []
+        self._chunks: list[_Chunk] = []
+        self._batches: list[_Batch] = []
+        self._raw_samples = 0
+        self._num_samples = 0
+        self._min_time = NO_TS
+        self._max_time = NO_TS
+        self._refs_cache: dict[tuple[int, int], Refs] = {}
+
+    # -- series ---------------------------------------------------------------------
+
+    def ref(self, labels: Labels) -> int:
+        """The ref of ``labels``, creating the series (logged to the WAL at next commit)."""
+        r = self._by_labels.get(labels)
+        if r is not None:
+            return r
+        _validate(labels)
+        with self.lock:
+            r = self._by_labels.get(labels)
+            if r is None:
+                r = self._create(len(self._labels), labels)
+                if self.wal is not None:
+                    self._unlogged.append(r)
+            return r
+
+    def _create(self, ref: int, labels: Labels) -> int:
+        while len(self._labels) < ref:
+            self._labels.append(None)
+        self._labels.append(labels)
+        self._by_labels[labels] = ref
+        self._postings.add(ref, labels)
+        if ref >= len(self._last_ts):
+            n = max(ref + 1, 2 * len(self._last_ts))
+            self._last_ts = np.concatenate(
+                [self._last_ts, np.full(n - len(self._last_ts), NO_TS, dtype=np.int64)]
+            )
+            self._last_bits = np.concatenate(
+                [self._last_bits, np.zeros(n - len(self._last_bits), dtype=np.uint64)]
+            )
+        self.counters.series_created += 1
+        return ref
+
+    def restore_series(self, refs: Refs, labels: Sequence[Labels]) -> Refs:
+        """Recreate series from a WAL SERIES record; returns the refs actually used.
+
+        A label set already known under another ref maps to that ref (the caller then
+        rewrites sample refs through the returned mapping).
+        """
+        with self.lock:
+            out = np.empty(len(refs), dtype=np.int64)
+            for i, (r, ls) in enumerate(zip(refs.tolist(), labels, strict=True)):
+                have = self._by_labels.get(ls)
+                if have is not None:
+                    out[i] = have
+                elif r >= len(self._labels):
+                    out[i] = self._create(r, ls)
+                else:
+                    out[i] = self._create(len(self._labels), ls)
+            return out
+
+    def labels_of(self, ref: int) -> Labels | None:
+        return self._labels[ref] if 0 <= ref < len(self._labels) else None
+
+    def num_series(self) -> int:
+        return len(self._by_labels)
+
+    def select_refs(self, matchers: Sequence[Matcher]) -> tuple[Refs, list[Labels]]:
+        with self.lock:
+            refs = self._postings.select(matchers)
+            labels = self._labels
+            return refs, [labels[r] for r in refs.tolist()]
+
+    def label_names(self) -> list[str]:
+        with self.lock:
+            return self._postings.label_names()
+
+    def label_values(self, name: str) -> list[str]:
+        with self.lock:
+            return self._postings.label_values(name)
+
+    def all_series(self) -> list[tuple[int, Labels]]:
+        with self.lock:
+            return [(r, ls) for r, ls in enumerate(self._labels) if ls is not None]
+
+    # -- appending ------------------------------------------------------------------
+
+    def appender(self) -> HeadAppender:
+        return HeadAppender(self)
+
+    def commit(self, refs: Refs, ts: Timestamps, vals: Values, *, log: bool = True) -> AppendResult:
+        """Apply Prometheus' append rules to a batch, log it to the WAL, make it visible."""
+        refs = np.asarray(refs, dtype=np.int64)
+        vals = np.asarray(vals, dtype=np.float64)
+        ts = np.asarray(ts, dtype=np.int64)
+        n = len(refs)
+        if len(vals) != n or len(ts) not in (1, n) or (n == 0 and len(ts) > 1):
+            raise ValueError(
+                f"append: {n} refs, {len(ts)} timestamps and {len(vals)} values do not match"
+            )
+        res = AppendResult()
+        with self.lock:
+            if n and (int(refs.min()) < 0 or int(refs.max()) >= len(self._labels)):
+                bad = refs[(refs < 0) | (refs >= len(self._labels))][0]
+                raise UnknownSeriesError(f"append: unknown series ref {int(bad)}")
+            if n:
+                known = np.fromiter(
+                    (self._labels[r] is not None for r in np.unique(refs).tolist()), dtype=bool
+                )
+                if not known.all():
+                    raise UnknownSeriesError("append: series ref was garbage-collected")
+            accept, res = self._judge(refs, ts, vals) if n else (np.zeros(0, bool), res)
+            a_refs = refs[accept]
+            a_vals = vals[accept]
+            a_ts = ts if len(ts) == 1 else ts[accept]
+            if len(a_ts) > 1 and a_ts[0] == a_ts[-1] and (a_ts == a_ts[0]).all():
+                a_ts = a_ts[:1]
+            data = b""
+            state: tuple[Refs, NDArray[np.uint64]] | None = None
+            unlogged = self._unlogged
+            if log and self.wal is not None and (unlogged or len(a_refs)):
+                parts: list[bytes] = []
+                if unlogged:
+                    parts.append(
+                        self.wal.codec.encode_series(
+                            unlogged,
+                            [self._labels[r] for r in unlogged],  # type: ignore[misc]
+                        )
+                    )
+                samples: bytes = b""
+                if len(a_refs):
+                    samples, s_refs, s_bits = self.wal.codec.encode_samples(a_refs, a_ts, a_vals)
+                    state = (s_refs, s_bits)
+                data = b"".join(parts) + samples
+                if self.wal.needs_rotation(len(data)):
+                    self.wal.rotate()
+                    # The XOR state restarted with the segment: encode again against it.
+                    if len(a_refs):
+                        samples, s_refs, s_bits = self.wal.codec.encode_samples(
+                            a_refs, a_ts, a_vals
+                        )
+                        state = (s_refs, s_bits)
+                    data = b"".join(parts) + samples
+                self.wal.write(data)  # raises StorageFullError; nothing applied yet
+                if state is not None:
+                    self.wal.codec.advance(*state)
+                self._unlogged = []
+            if len(a_refs):
+                self._apply(a_refs, a_ts, a_vals)
+            res.appended = len(a_refs)
+            c = self.counters
+            c.samples_appended += res.appended
+            c.out_of_order += res.out_of_order
+            c.duplicate += res.duplicate
+            c.too_old += res.too_old
+            return res
+
+    def _judge(
+        self, refs: Refs, ts: Timestamps, vals: Values
+    ) -> tuple[NDArray[np.bool_], AppendResult]:
+        """Which samples to accept, with the same outcome as appending one by one.
+
+        Sorting stably by ref puts each series' samples of the batch in arrival order. A
+        sample is accepted iff its timestamp exceeds every earlier accepted one of its
+        series (the *baseline*: an exclusive running max, seeded with the series' last
+        timestamp). At the baseline itself, the same value bits are silently dropped and a
+        different value is a duplicate; below it the sample is out of order.
+        """
+        n = len(refs)
+        res = AppendResult()
+        full_ts = np.broadcast_to(ts, refs.shape) if len(ts) == 1 else ts
+        order = np.argsort(refs, kind="stable")
+        sr = refs[order]
+        st = full_ts[order]
+        sb = vals.view(np.uint64)[order]
+        start = np.ones(n, dtype=bool)
+        start[1:] = sr[1:] != sr[:-1]
+        gid = np.cumsum(start) - 1
+        init_ts = self._last_ts[sr]
+        init_bits = self._last_bits[sr]
+        old = st < self.min_valid_time
+        res.too_old = int(old.sum())
+        if start.all():
+            baseline = init_ts
+            base_bits = init_bits
+        else:
+            lo = int(min(st.min(), init_ts.clip(min=int(st.min()) - 1).min()))
+            span = int(st.max()) - lo + 1
+            if span * int(gid[-1] + 1) >= 2**62:
+                raise ValueError("append: timestamp range of one batch is too wide")
+            key = gid * span + (st - lo)
+            key[old] = np.iinfo(np.int64).min  # too-old samples do not move the baseline
+            prev = np.empty(n, dtype=np.int64)
+            prev[1:] = key[:-1]
+            seed = gid * span + (np.maximum(init_ts, lo - 1) - lo)
+            prev[start] = seed[start]
+            # Rejected samples are <= the baseline, so folding them in changes nothing.
+            pm = np.maximum.accumulate(np.maximum(prev, seed))
+            baseline = pm - gid * span + lo
+            baseline = np.where(baseline < lo, init_ts, baseline)
+            accepted0 = (st > baseline) & ~old
+            idx = np.where(accepted0, np.arange(n), -1)
+            last = np.empty(n, dtype=np.int64)
+            last[0] = -1
+            last[1:] = np.maximum.accumulate(idx)[:-1]
+            gstart = np.flatnonzero(start)[gid]
+            inb = last >= gstart
+            base_bits = np.where(inb, sb[np.where(inb, last, 0)], init_bits)
+        acc = (st > baseline) & ~old
+        eq = (st == baseline) & ~old
+        same = eq & (sb == base_bits)
+        res.duplicate = int((eq & ~same).sum())
+        res.out_of_order = int(((st < baseline) & ~old).sum())
+        new = acc & start & (init_ts == NO_TS)
+        res.new_series = int(new.sum())
+        accept = np.empty(n, dtype=bool)
+        accept[order] = acc
+        return accept, res
+
+    def _apply(self, refs: Refs, ts: Timestamps, vals: Values) -> None:
+        full_ts = np.broadcast_to(ts, refs.shape) if len(ts) == 1 else ts
+        rev = refs[::-1]
+        uniq, idx = np.unique(rev, return_index=True)
+        self._last_ts[uniq] = full_ts[::-1][idx]
+        self._last_bits[uniq] = vals.view(np.uint64)[::-1][idx]
+        refs = self._shared_refs(refs)
+        mint, maxt = int(full_ts.min()), int(full_ts.max())
+        self._batches.append(_Batch(refs, ts, vals, mint, maxt))
+        self._raw_samples += len(refs)
+        self._num_samples += len(refs)
+        if self._min_time == NO_TS or mint < self._min_time:
+            self._min_time = mint
+        self._max_time = max(self._max_time, maxt)
+
+    def _shared_refs(self, refs: Refs) -> Refs:
+        """Return an identical earlier refs array if there is one (a target's next scrape)."""
+        key = (len(refs), hash(refs.tobytes()))
+        have = self._refs_cache.get(key)
+        if have is not None and np.array_equal(have, refs):
+            return have
+        if len(self._refs_cache) > 100_000:
+            self._refs_cache.clear()
+        self._refs_cache[key] = refs
+        return refs
+
+    # -- state ----------------------------------------------------------------------
+
+    def snapshot(self) -> HeadSnapshot:
+        with self.lock:
+            return HeadSnapshot(list(self._chunks), list(self._batches))
+
+    @property
+    def min_time(self) -> int:
+        return self._min_time
+
+    @property
+    def max_time(self) -> int:
+        return self._max_time
+
+    @property
+    def num_samples(self) -> int:
+        return self._num_samples
+
+    def num_chunks(self) -> int:
+        return len(self._chunks)
+
+    def raw_samples(self) -> int:
+        return self._raw_samples
+
+    def memory_bytes(self) -> int:
+        """Bytes held by sample data (frames + raw batches), for stats."""
+        with self.lock:
+            chunks = sum(c.nbytes() for c in self._chunks)
+            seen: set[int] = set()
+            raw = 0
+            for b in self._batches:
+                raw += b.vals.nbytes + b.ts.nbytes
+                if id(b.refs) not in seen:
+                    seen.add(id(b.refs))
+                    raw += b.refs.nbytes
+            return chunks + raw
+
+    # -- freezing -------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Compress the raw batches into a chunk and merge chunks tier by tier.
+
+        The heavy work runs on a snapshot outside the lock; only the swap is locked, and
+        commits that arrived meanwhile stay as batches.
+        """
+        with self.lock:
+            batches = list(self._batches)
+        if batches:
+            mint = min(b.mint for b in batches)
+            maxt = max(b.maxt for b in batches)
+            cols = _collect([], batches, None, mint, maxt)
+            chunk = _build_chunk(cols, mint, maxt, 0)
+            with self.lock:
+                assert self._batches[: len(batches)] == batches
+                self._batches = self._batches[len(batches) :]
+                self._raw_samples -= chunk.nsamples
+                self._chunks.append(chunk)
+                self._refs_cache.clear()
+                self.counters.chunks_created += 1
+        for tier in range(MAX_TIER):
+            with self.lock:
+                chunks = list(self._chunks)
+            same = [c for c in chunks if c.tier == tier]
+            if len(same) < MERGE_FANIN:
+                continue
+            group = same[:MERGE_FANIN]
+            pos = chunks.index(group[0])
+            if chunks[pos : pos + MERGE_FANIN] != group:
+                continue  # not adjacent; leave them
+            merged = _merge_chunks(group, tier + 1)
+            with self.lock:
+                i = self._chunks.index(group[0])
+                self._chunks[i : i + MERGE_FANIN] = [merged]
+
+    # -- truncation -----------------------------------------------------------------
+
+    def begin_truncate(self, t: int) -> HeadSnapshot:
+        """Refuse samples older than ``t`` from now on; returns the data to persist."""
+        with self.lock:
+            self.min_valid_time = max(self.min_valid_time, t)
+            return HeadSnapshot(list(self._chunks), list(self._batches))
+
+    def truncate(self, snap: HeadSnapshot, t: int) -> list[Labels]:
+        """Drop samples before ``t`` (now in a block) and garbage-collect empty series.
+
+        Must be called with :attr:`lock` held by the caller together with publishing the
+        block, so that no query sees a sample twice or not at all. Returns removed series.
+        """
+        kept_chunks: list[_Chunk] = []
+        for c in snap.chunks:
+            if c.mint >= t:
+                kept_chunks.append(c)
+            elif c.maxt >= t:
+                cols = _collect([c], [], None, t, c.maxt)
+                if cols.nsamples:
+                    kept_chunks.append(_build_chunk(cols, t, c.maxt, c.tier))
+        kept_batches: list[_Batch] = []
+        for b in snap.batches:
+            if b.mint >= t:
+                kept_batches.append(b)
+            elif b.maxt >= t:
+                m = b.full_ts() >= t
+                ts = b.ts if len(b.ts) == 1 else b.ts[m]
+                kept_batches.append(_Batch(b.refs[m], ts, b.vals[m], t, b.maxt))
+        with self.lock:
+            assert self._chunks == snap.chunks
+            assert self._batches[: len(snap.batches)] == snap.batches
+            self._chunks = kept_chunks
+            self._batches = kept_batches + self._batches[len(snap.batches) :]
+            self._refs_cache.clear()
+            self._raw_samples = sum(len(b.refs) for b in self._batches)
+            self._num_samples = self._raw_samples + sum(c.nsamples for c in self._chunks)
+            self._min_time = min(
+                [c.mint for c in self._chunks] + [b.mint for b in self._batches],
+                default=NO_TS,
+            )
+            if self._min_time == NO_TS:
+                self._max_time = NO_TS
+            self.counters.truncations += 1
+            return self._gc()
+
+    def _gc(self) -> list[Labels]:
+        has = np.zeros(len(self._labels), dtype=bool)
+        for c in self._chunks:
+            has[c.refs] = True
+        for b in self._batches:
+            has[b.refs] = True
+        pending = set(self._unlogged)
+        dead = [
+            r
+            for r in np.flatnonzero(~has).tolist()
+            if self._labels[r] is not None and r not in pending
+        ]
+        if not dead:
+            return []
+        removed: list[Labels] = []
+        self._postings.remove(dead, self._labels)
+        for r in dead:
+            ls = self._labels[r]
+            assert ls is not None
+            removed.append(ls)
+            del self._by_labels[ls]
+            self._labels[r] = None
+            self._last_ts[r] = NO_TS
+        self.counters.series_removed += len(dead)
+        return removed
+
+    def checkpoint_records(
+        self, snap: HeadSnapshot, series: list[tuple[int, Labels]]
+    ) -> Iterator[bytes]:
+        """WAL records that recreate ``series`` and the samples of ``snap`` exactly."""
+        from promhub.tsdb.wal import RecordCodec
+
+        codec = RecordCodec()
+        for i in range(0, len(series), 10_000):
+            part = series[i : i + 10_000]
+            yield codec.encode_series([r for r, _ in part], [ls for _, ls in part])
+        for c in snap.chunks:
+            cols = _collect([c], [], None, c.mint, c.maxt)
+            for lo in range(0, len(cols.refs), 4096):
+                hi = min(lo + 4096, len(cols.refs))
+                a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
+                lens = np.diff(cols.offsets[lo : hi + 1])
+                refs = np.repeat(cols.refs[lo:hi], lens)
+                rec, r, bits = codec.encode_samples(refs, cols.ts[a:b], cols.vals[a:b])
+                codec.advance(r, bits)
+                yield rec
+        for bt in snap.batches:
+            rec, r, bits = codec.encode_samples(bt.refs, bt.ts, bt.vals)
+            codec.advance(r, bits)
+            yield rec
+
+    # -- stats ----------------------------------------------------------------------
+
+    def cardinality(self, limit: int) -> dict[str, list[tuple[str, int]]]:
+        """Top series counts by metric name and label pair, value counts by label name."""
+        with self.lock:
+            by_name: dict[str, int] = {}
+            by_pair: dict[str, int] = {}
+            names_len: dict[str, int] = {}
+            for ls in self._by_labels:
+                for n, v in ls:
+                    key = f"{n}={v}"
+                    by_pair[key] = by_pair.get(key, 0) + 1
+                    if n == METRIC_NAME:
+                        by_name[v] = by_name.get(v, 0) + 1
+            values = self._postings.cardinality()
+            for n in values:
+                names_len[n] = sum(len(v) for v in self._postings.label_values(n))
+
+        def top(d: dict[str, int]) -> list[tuple[str, int]]:
+            return sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+        return {
+            "seriesCountByMetricName": top(by_name),
+            "labelValueCountByLabelName": top(values),
+            "memoryInBytesByLabelName": top(names_len),
+            "seriesCountByLabelValuePair": top(by_pair),
+        }
+
+
+class HeadAppender:
+    """An :class:`~promhub.storage.interface.Appender` writing into a :class:`Head`."""
+
+    def __init__(self, head: Head) -> None:
+        self._head = head
+        self._refs: list[Refs] = []
+        self._ts: list[Timestamps] = []
+        self._vals: list[Values] = []
+
+    def ref(self, labels: Labels) -> int:
+        return self._head.ref(labels)
+
+    def append(self, refs: Refs, timestamps: Timestamps, values: Values) -> None:
+        refs = np.asarray(refs, dtype=np.int64)
+        timestamps = np.asarray(timestamps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        if len(values) != len(refs) or len(timestamps) not in (1, len(refs)):
+            raise ValueError(
+                f"append: {len(refs)} refs, {len(timestamps)} timestamps and "
+                f"{len(values)} values do not match"
+            )
+        self._refs.append(refs)
+        self._ts.append(timestamps)
+        self._vals.append(values)
+
+    def commit(self) -> AppendResult:
+        refs, ts, vals = self._refs, self._ts, self._vals
+        self.rollback()
+        if not refs:
+            return self._head.commit(_EMPTY_I, np.zeros(1, np.int64), _EMPTY_F)
+        if len(refs) == 1:
+            return self._head.commit(refs[0], ts[0], vals[0])
+        full = [np.broadcast_to(t, r.shape) for t, r in zip(ts, refs, strict=True)]
+        cat_ts = np.concatenate(full)
+        if len(cat_ts) and (cat_ts == cat_ts[0]).all():
+            cat_ts = cat_ts[:1]
+        return self._head.commit(np.concatenate(refs), cat_ts, np.concatenate(vals))
+
+    def rollback(self) -> None:
+        self._refs, self._ts, self._vals = [], [], []
+
+
+# -- columnar helpers ---------------------------------------------------------------------
+
+
+def _collect(
+    chunks: Sequence[_Chunk],
+    batches: Sequence[_Batch],
+    want: Refs | None,
+    mint: int,
+    maxt: int,
+) -> Columnar:
+    """Gather samples per series (CSR, refs ascending, each series in time order)."""
+    p_refs: list[Refs] = []
+    p_ts: list[Timestamps] = []
+    p_vals: list[Values] = []
+    for c in chunks:
+        if c.maxt < mint or c.mint > maxt:
+            continue
+        if want is None:
+            pos = np.arange(len(c.refs))
+        else:
+            pos = np.searchsorted(c.refs, want)
+            pos = pos[pos < len(c.refs)]
+            pos = pos[np.isin(c.refs[pos], want)]
+        if len(pos) == 0:
+            continue
+        for f in np.unique(pos // FRAME_SERIES).tolist():
+            decoded = decode_frame(c.frames[f])
+            base = f * FRAME_SERIES
+            sel = pos[(pos >= base) & (pos < base + len(decoded))] - base
+            for i in sel.tolist():
+                t, v = decoded[i]
+                p_refs.append(np.full(len(t), c.refs[base + i], dtype=np.int64))
+                p_ts.append(t)
+                p_vals.append(v)
+    live = [b for b in batches if b.maxt >= mint and b.mint <= maxt]
+    if live:
+        r = np.concatenate([b.refs for b in live])
+        t = np.concatenate([b.full_ts() for b in live])
+        v = np.concatenate([b.vals for b in live])
+        if want is not None:
+            m = np.isin(r, want)
+            r, t, v = r[m], t[m], v[m]
+        p_refs.append(r)
+        p_ts.append(t)
+        p_vals.append(v)
+    if not p_refs:
+        return Columnar(_EMPTY_I, np.zeros(1, np.int64), _EMPTY_I, _EMPTY_F)
+    refs = np.concatenate(p_refs)
+    ts = np.concatenate(p_ts)
+    vals = np.concatenate(p_vals)
+    m = (ts >= mint) & (ts <= maxt)
+    if not m.all():
+        refs, ts, vals = refs[m], ts[m], vals[m]
+    # Pieces are in time order per ref (chunks oldest first, then batches in commit
+    # order), so a stable sort by ref leaves every series sorted by time.
+    order = np.argsort(refs, kind="stable")
+    refs, ts, vals = refs[order], ts[order], vals[order]
+    uniq, first = np.unique(refs, return_index=True)
+    offsets = np.append(first, len(refs)).astype(np.int64)
+    return Columnar(uniq, offsets, ts, vals)
+
+
+def _build_chunk(cols: Columnar, mint: int, maxt: int, tier: int) -> _Chunk:
+    frames = []
+    n = len(cols.refs)
+    for lo in range(0, n, FRAME_SERIES):
+        hi = min(lo + FRAME_SERIES, n)
+        frames.append(encode_frame([cols.series(i) for i in range(lo, hi)]))
+    return _Chunk(mint, maxt, cols.refs.copy(), tuple(frames), cols.nsamples, tier)
+
+
+def _merge_chunks(group: Sequence[_Chunk], tier: int) -> _Chunk:
+    """One chunk from adjacent ones, decoded a window of refs at a time (bounded memory)."""
+    refs = np.unique(np.concatenate([c.refs for c in group]))
+    mint = min(c.mint for c in group)
+    maxt = max(c.maxt for c in group)
+    frames: list[bytes] = []
+    total = 0
+    window = FRAME_SERIES * 32
+    for lo in range(0, len(refs), window):
+        want = refs[lo : lo + window]
+        cols = _collect(group, [], want, mint, maxt)
+        total += cols.nsamples
+        frames.extend(_build_chunk(cols, mint, maxt, tier).frames)
+    return _Chunk(mint, maxt, refs, tuple(frames), total, tier)
