@@ -13,8 +13,10 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import re
 import ssl
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -46,36 +48,63 @@ _TLS_VERSIONS = {
 
 def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     """An SSL context honoring a ``tls_config``; files are read now, so call per refresh."""
-    ctx = ssl.create_default_context(cafile=tls.ca_file or None)
-    if tls.cert_file or tls.key_file:
+    ctx = ssl.create_default_context(cafile=tls.ca_file or None, cadata=tls.ca or None)
+    if tls.cert or tls.key:
+        _load_inline_cert_chain(ctx, tls.cert, tls.key)
+    elif tls.cert_file or tls.key_file:
         ctx.load_cert_chain(tls.cert_file, tls.key_file or None)
     if tls.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    if tls.min_version:
-        try:
-            ctx.minimum_version = _TLS_VERSIONS[tls.min_version.upper()]
-        except KeyError:
-            raise ValueError(f"tls_config: unknown min_version {tls.min_version!r}") from None
+    for name, attr in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
+        version = getattr(tls, name)
+        if version:
+            try:
+                setattr(ctx, attr, _TLS_VERSIONS[version.upper()])
+            except KeyError:
+                raise ValueError(f"tls_config: unknown {name} {version!r}") from None
     return ctx
 
 
+def _load_inline_cert_chain(ctx: ssl.SSLContext, cert: str, key: str) -> None:
+    # The ssl module loads certificates only from files; keep them in a private directory
+    # for the instant it takes.
+    with tempfile.TemporaryDirectory(prefix="promhub-tls-") as d:
+        cert_path, key_path = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        for path, pem in ((cert_path, cert), (key_path, key)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(pem)
+        ctx.load_cert_chain(cert_path, key_path if key else None)
+
+
 def auth_headers(http: HTTPClientConfig) -> dict[str, str]:
-    """The ``Authorization`` header for ``basic_auth`` or ``authorization``, if any.
+    """``http_headers`` plus the ``Authorization`` of ``basic_auth`` or ``authorization``.
 
     Secret files are read on every call, as Prometheus does, so rotated credentials are
     picked up without a reload.
     """
+    headers: dict[str, str] = {}
+    for name, spec in http.http_headers.items():
+        # Prometheus' http_headers: {name: {values: [...], secrets: [...], files: [...]}}.
+        values = [str(v) for v in (spec or {}).get("values") or []]
+        values += [str(v) for v in (spec or {}).get("secrets") or []]
+        values += [_read_secret(str(p)) for p in (spec or {}).get("files") or []]
+        if values:
+            headers[name] = ", ".join(values)
+    if http.oauth2 is not None:
+        # Refusing beats silently sending unauthenticated requests.
+        raise DiscoveryError("oauth2 is not supported for http_sd yet")
     if http.basic_auth is not None:
         ba = http.basic_auth
+        user = _read_secret(ba.username_file) if ba.username_file else ba.username
         password = _read_secret(ba.password_file) if ba.password_file else ba.password
-        token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {token}"}
-    if http.authorization is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    elif http.authorization is not None:
         az = http.authorization
         cred = _read_secret(az.credentials_file) if az.credentials_file else az.credentials
-        return {"Authorization": f"{az.type or 'Bearer'} {cred}"}
-    return {}
+        headers["Authorization"] = f"{az.type or 'Bearer'} {cred}"
+    return headers
 
 
 def _read_secret(path: str) -> str:
@@ -94,18 +123,13 @@ class HTTPProvider:
         cfg = self._config
         # Prometheus bounds a refresh by the refresh interval; so do we.
         timeout = aiohttp.ClientTimeout(total=cfg.refresh_interval)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        trust_env = cfg.http.proxy_from_environment
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=trust_env) as session:
             last: list[TargetGroup] | None = None
             while True:
                 try:
                     groups = await self.fetch(session)
-                except (
-                    aiohttp.ClientError,
-                    TimeoutError,
-                    OSError,
-                    DiscoveryError,
-                    ValueError,
-                ) as e:
+                except Exception as e:  # Whatever went wrong, keep the old targets.
                     FAILURES.inc()
                     log.error(
                         "http_sd: refresh of %s failed, keeping previous targets: %s", cfg.url, e

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from promhub.config.model import (
     HTTPClientConfig,
     HTTPSDConfig,
     ScrapeConfig,
+    TLSConfig,
 )
 from promhub.discovery.targetgroup import TargetGroup
 
@@ -142,5 +145,59 @@ def test_http_sd_sends_bearer_token_from_file(
             async with manager_runner([cfg]) as (_, updates):
                 await updates.wait(lambda u: addresses(u, "t") == {"t:1"})
                 assert sd.requests[0].headers["Authorization"] == "Bearer s3cret"
+
+    asyncio.run(scenario())
+
+
+def test_http_sd_over_tls_checks_the_server_certificate(
+    tmp_path: Path, manager_runner: Callable[..., Any]
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=sd.example", "-addext", "subjectAltName=DNS:sd.example",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    sd = SDServer()
+    sd.body = [{"targets": ["secure:443"]}]
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/sd", sd.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()
+        url = "https://{}:{}/sd".format(*runner.addresses[0][:2])
+
+        def job(name: str, tls: TLSConfig) -> ScrapeConfig:
+            http = HTTPClientConfig(
+                tls_config=tls, http_headers={"X-Tenant": {"values": ["team-a"]}}
+            )
+            sd_cfg = HTTPSDConfig(url=url, refresh_interval=0.1, http=http)
+            return ScrapeConfig(job_name=name, http_sd_configs=[sd_cfg])
+
+        trusted = job("trusted", TLSConfig(ca_file=str(cert), server_name="sd.example"))
+        inline = job("inline", TLSConfig(ca=cert.read_text(), server_name="sd.example"))
+        untrusted = job("untrusted", TLSConfig(server_name="sd.example"))
+        before = failures()
+        try:
+            async with manager_runner([trusted, inline, untrusted]) as (_, updates):
+                await updates.wait(
+                    lambda u: addresses(u, "trusted") == addresses(u, "inline") == {"secure:443"}
+                )
+                for _ in range(200):
+                    if failures() > before:
+                        break
+                    await asyncio.sleep(0.02)
+                # A server whose certificate we cannot verify yields no targets.
+                assert failures() > before
+                assert updates.latest["untrusted"] == []
+                assert sd.requests[0].headers["X-Tenant"] == "team-a"
+        finally:
+            await runner.cleanup()
 
     asyncio.run(scenario())
