@@ -1,0 +1,852 @@
+"""Loading and validating ``promhub.yml`` (a superset of ``prometheus.yml``).
+
+The rules follow Prometheus' own config package: the same defaults (a job inherits the
+global interval, timeout and limits; ``metrics_path: /metrics``, ``scheme: http`` …), the
+same validation (unknown fields, bad durations, sizes and regexes, invalid label names,
+duplicate job names, a timeout longer than its interval, per-action relabel
+requirements, conflicting auth settings), and the same path handling (relative paths
+are resolved against the config file's directory). Every error names the file, the line
+and the field path::
+
+    promhub.yml:12: field scrape_configs[0].scrape_interval: not a valid duration string: "5x"
+
+Where promhub is stricter than Prometheus it says why: a scrape ``scheme`` other than
+http/https (Prometheus fails those targets at runtime instead), non-integer counts, and
+service-discovery mechanisms promhub does not implement yet.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from importlib import resources
+from typing import Any
+
+from promhub.config.model import (
+    RELABEL_ACTIONS,
+    Authorization,
+    BasicAuth,
+    Config,
+    ConfigError,
+    FileSDConfig,
+    GlobalConfig,
+    HTTPClientConfig,
+    HTTPSDConfig,
+    OAuth2,
+    RelabelConfig,
+    ScrapeConfig,
+    StaticConfig,
+    TLSConfig,
+)
+from promhub.config.units import format_duration, parse_duration, parse_size
+from promhub.config.yaml_lines import Section, compose, construct, is_null, node_line
+from promhub.model.relabel import compile_regex, is_valid_label_name
+
+__all__ = [
+    "ConfigCheck",
+    "check_config",
+    "default_config",
+    "format_duration",
+    "load_config",
+    "load_config_text",
+    "parse_duration",
+    "parse_size",
+]
+
+_TOP = {
+    "global", "scrape_configs", "scrape_config_files", "rule_files", "alerting",
+    "remote_write", "remote_read", "storage", "tracing", "otlp", "runtime",
+}  # fmt: skip
+_GLOBAL = {
+    "scrape_interval", "scrape_timeout", "scrape_protocols", "evaluation_interval",
+    "rule_query_offset", "query_log_file", "scrape_failure_log_file", "external_labels",
+    "body_size_limit", "sample_limit", "target_limit", "label_limit",
+    "label_name_length_limit", "label_value_length_limit", "keep_dropped_targets",
+    "metric_name_validation_scheme", "metric_name_escaping_scheme",
+    "scrape_native_histograms", "convert_classic_histograms_to_nhcb",
+    "always_scrape_classic_histograms", "extra_scrape_metrics",
+}  # fmt: skip
+_HTTP = {
+    "basic_auth", "authorization", "oauth2", "bearer_token", "bearer_token_file",
+    "tls_config", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header",
+    "follow_redirects", "enable_http2", "http_headers",
+}  # fmt: skip
+_SUPPORTED_SD = ("static_configs", "file_sd_configs", "http_sd_configs")
+#: Discovery mechanisms Prometheus has and promhub does not (yet): named, not "unknown".
+_OTHER_SD = {
+    f"{k}_sd_configs"
+    for k in (
+        "azure", "consul", "digitalocean", "docker", "dockerswarm", "dns", "ec2", "eureka",
+        "gce", "hetzner", "ionos", "kubernetes", "kuma", "lightsail", "linode", "marathon",
+        "nerve", "nomad", "openstack", "ovhcloud", "puppetdb", "scaleway", "serverset",
+        "stackit", "triton", "uyuni", "vultr",
+    )
+}  # fmt: skip
+_SCRAPE = {
+    "job_name", "honor_labels", "honor_timestamps", "track_timestamps_staleness", "params",
+    "scrape_interval", "scrape_timeout", "scrape_protocols", "fallback_scrape_protocol",
+    "scrape_native_histograms", "always_scrape_classic_histograms",
+    "scrape_classic_histograms", "convert_classic_histograms_to_nhcb",
+    "scrape_failure_log_file", "metrics_path", "scheme", "enable_compression",
+    "body_size_limit", "sample_limit", "target_limit", "label_limit",
+    "label_name_length_limit", "label_value_length_limit", "native_histogram_bucket_limit",
+    "native_histogram_min_bucket_factor", "keep_dropped_targets",
+    "metric_name_validation_scheme", "metric_name_escaping_scheme", "extra_scrape_metrics",
+    "relabel_configs", "metric_relabel_configs",
+} | _HTTP | set(_SUPPORTED_SD) | _OTHER_SD  # fmt: skip
+_RELABEL = {
+    "source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action",
+}  # fmt: skip
+_TLS = {
+    "ca", "ca_file", "ca_ref", "cert", "cert_file", "cert_ref", "key", "key_file", "key_ref",
+    "server_name", "insecure_skip_verify", "min_version", "max_version",
+}  # fmt: skip
+_OAUTH2 = {
+    "client_id", "client_secret", "client_secret_file", "client_secret_ref", "scopes",
+    "token_url", "endpoint_params", "tls_config", "proxy_url", "no_proxy",
+    "proxy_from_environment", "proxy_connect_header",
+}  # fmt: skip
+SCRAPE_PROTOCOLS = (
+    "PrometheusProto", "PrometheusText0.0.4", "PrometheusText1.0.0",
+    "OpenMetricsText0.0.1", "OpenMetricsText1.0.0",
+)  # fmt: skip
+_TLS_VERSIONS = ("TLS10", "TLS11", "TLS12", "TLS13")
+_ESCAPING = ("allow-utf-8", "underscores", "dots", "values")
+# A glob may use '*' only in its last path element, as Prometheus requires.
+_PAT_RULE_PATH = re.compile(r"[^*]*(\*[^/]*)?\Z")
+_PAT_FILE_SD = re.compile(r"[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)\Z")
+# A replace target_label may contain $1 / ${name} references.
+_RELABEL_TARGET = re.compile(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+\Z", re.ASCII)
+_ENV_REF = re.compile(r"\$(?:\{([^}]*)\}|(\$|[A-Za-z0-9_]+))")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the config file at ``path``.
+
+    Raises :class:`ConfigError` (naming file, line and field) if it is invalid, or
+    :class:`OSError` if it cannot be read.
+    """
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return _Loader(path, os.path.dirname(path) or ".").load(text)
+
+
+def load_config_text(text: str, filename: str = "") -> Config:
+    """Validate config ``text``; ``filename`` is used in errors and, when given, as the
+    base for relative paths (otherwise they stay as written)."""
+    base = (os.path.dirname(filename) or ".") if filename else ""
+    return _Loader(filename, base).load(text)
+
+
+def default_config(listen_address: str = "0.0.0.0:9090") -> Config:
+    """The embedded default: promhub scraping itself and its built-in host collector.
+
+    ``listen_address`` is promhub's own ``--web.listen-address``; both jobs target it.
+    """
+    host, _, port = listen_address.rpartition(":")
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    text = resources.files("promhub.config").joinpath("default.yml").read_text("utf-8")
+    text = text.replace("localhost:9090", f"{host}:{port or '9090'}")
+    cfg = _Loader("", "").load(text)
+    cfg.source_file = ""
+    return cfg
+
+
+class ConfigCheck(list[str]):
+    """Result of :func:`check_config`: the error lines (empty if valid), plus
+    ``rule_files`` (the files the ``rule_files`` globs matched, to check next) and
+    ``warnings`` (e.g. a ``file_sd`` path that matches nothing yet)."""
+
+    def __init__(self, errors: list[str], rule_files: list[str], warnings: list[str]) -> None:
+        super().__init__(errors)
+        self.rule_files = rule_files
+        self.warnings = warnings
+
+
+def check_config(path: str) -> ConfigCheck:
+    """Check a config file the way ``promtool check config`` does.
+
+    Beyond loading it, referenced client certificate and key files must exist; file_sd
+    paths matching nothing are reported as warnings.
+    """
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        return ConfigCheck([str(e)], [], [])
+    except OSError as e:
+        return ConfigCheck([f"{path}: {e.strerror or e}"], [], [])
+    except UnicodeDecodeError as e:
+        return ConfigCheck([f"{path}: not valid UTF-8: {e.reason}"], [], [])
+    errors: list[str] = []
+    warnings: list[str] = []
+    rule_files: list[str] = []
+    for pattern in cfg.rule_files:
+        rule_files.extend(sorted(glob.glob(pattern)))
+    for sc in cfg.scrape_configs:
+        tls = sc.http.tls_config
+        for what, f in (("client cert", tls.cert_file), ("client key", tls.key_file)):
+            if f and not os.path.exists(f):
+                errors.append(f'error checking {what} file "{f}": no such file or directory')
+        for fsd in sc.file_sd_configs:
+            for pattern in fsd.files:
+                if not glob.glob(pattern):
+                    warnings.append(
+                        f'file "{pattern}" for file_sd in scrape job "{sc.job_name}" does not exist'
+                    )
+    return ConfigCheck(errors, rule_files, warnings)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Loader:
+    def __init__(self, file: str, base_dir: str) -> None:
+        self.file = file
+        self.base_dir = base_dir
+
+    def join(self, path: str, base_dir: str | None = None) -> str:
+        """Resolve a relative path against the config's directory (Prometheus' JoinDir)."""
+        base = self.base_dir if base_dir is None else base_dir
+        if not path or not base or os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(base, path))
+
+    def load(self, text: str) -> Config:
+        root = compose(text, self.file)
+        cfg = Config(source_file=self.file, source_text=text)
+        if root is None:  # an empty file is a valid, empty config
+            return cfg
+        top = Section(root, self.file, "", "config.Config", _TOP)
+        cfg.global_ = self.global_config(top.section("global", "config.GlobalConfig", _GLOBAL))
+        for key in ("rule_files", "scrape_config_files"):
+            patterns = top.str_list(key)
+            for p in patterns:
+                if not _PAT_RULE_PATH.match(p):
+                    what = "rule file" if key == "rule_files" else "scrape config file"
+                    raise top.error(key, f'invalid {what} path "{p}"')
+            setattr(cfg, key, [self.join(p) for p in patterns])
+        jobs: dict[str, str] = {}
+        for sec in top.sections("scrape_configs", "config.ScrapeConfig", _SCRAPE):
+            sc = self.scrape_config(sec, cfg.global_, self.base_dir)
+            if sc.job_name in jobs:
+                raise sec.error(
+                    "job_name", f'found multiple scrape configs with job name "{sc.job_name}"'
+                )
+            jobs[sc.job_name] = "main config file"
+            cfg.scrape_configs.append(sc)
+        for pattern in cfg.scrape_config_files:
+            for path in sorted(glob.glob(pattern)):
+                cfg.scrape_configs.extend(self.scrape_config_file(path, cfg.global_, jobs))
+        cfg.alerting = self.raw_mapping(top, "alerting")
+        cfg.storage = self.raw_mapping(top, "storage")
+        cfg.tracing = self.raw_mapping(top, "tracing")
+        cfg.otlp = self.raw_mapping(top, "otlp")
+        cfg.runtime = self.raw_mapping(top, "runtime")
+        cfg.remote_write = self.raw_endpoints(top, "remote_write")
+        cfg.remote_read = self.raw_endpoints(top, "remote_read")
+        return cfg
+
+    def scrape_config_file(
+        self, path: str, g: GlobalConfig, jobs: dict[str, str]
+    ) -> list[ScrapeConfig]:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read scrape config file: {e}", path) from None
+        sub = _Loader(path, os.path.dirname(path) or ".")
+        root = compose(text, path)
+        if root is None:
+            return []
+        top = Section(root, path, "", "config.ScrapeConfigs", {"scrape_configs"})
+        out = []
+        for sec in top.sections("scrape_configs", "config.ScrapeConfig", _SCRAPE):
+            sc = sub.scrape_config(sec, g, sub.base_dir)
+            if sc.job_name in jobs:
+                raise sec.error(
+                    "job_name",
+                    f'found multiple scrape configs with job name "{sc.job_name}", '
+                    f"first found in {jobs[sc.job_name]}",
+                )
+            jobs[sc.job_name] = f'"{os.path.abspath(path)}"'
+            out.append(sc)
+        return out
+
+    # -- global
+
+    def global_config(self, sec: Section | None) -> GlobalConfig:
+        g = GlobalConfig()
+        if sec is None:
+            return g
+        g.scrape_interval = sec.get_duration("scrape_interval") or g.scrape_interval
+        timeout = sec.get_duration("scrape_timeout")
+        if timeout > g.scrape_interval:
+            raise sec.error("scrape_timeout", "global scrape timeout greater than scrape interval")
+        g.scrape_timeout = timeout or min(g.scrape_timeout, g.scrape_interval)
+        g.evaluation_interval = sec.get_duration("evaluation_interval") or g.evaluation_interval
+        g.rule_query_offset = sec.get_duration("rule_query_offset")
+        g.query_log_file = self.join(sec.get_str("query_log_file"))
+        g.scrape_failure_log_file = self.join(sec.get_str("scrape_failure_log_file"))
+        for name, (line, value) in sec.str_map_lines("external_labels").items():
+            if not is_valid_label_name(name):
+                raise ConfigError(
+                    f'"{name}" is not a valid label name',
+                    self.file,
+                    line,
+                    sec.child("external_labels"),
+                )
+            g.external_labels[name] = _expand_env(value)
+        if "scrape_protocols" in sec:
+            g.scrape_protocols = self.scrape_protocols(sec, "global config")
+        g.body_size_limit = sec.get_size("body_size_limit")
+        for key in (
+            "sample_limit",
+            "target_limit",
+            "label_limit",
+            "label_name_length_limit",
+            "label_value_length_limit",
+            "keep_dropped_targets",
+        ):
+            setattr(g, key, sec.get_uint(key))
+        scheme = sec.get_str("metric_name_validation_scheme")
+        g.metric_name_validation_scheme = scheme if scheme in ("utf8", "legacy") else "utf8"
+        g.metric_name_escaping_scheme = self.escaping(sec, "")
+        for key in (
+            "scrape_native_histograms",
+            "convert_classic_histograms_to_nhcb",
+            "always_scrape_classic_histograms",
+            "extra_scrape_metrics",
+        ):
+            setattr(g, key, sec.get_bool(key, False))
+        return g
+
+    def scrape_protocols(self, sec: Section, whose: str) -> list[str]:
+        protos = sec.str_list("scrape_protocols")
+        if not protos:
+            raise sec.error("scrape_protocols", f"scrape_protocols cannot be empty for {whose}")
+        seen: set[str] = set()
+        for p in protos:
+            if p.lower() in seen:
+                raise sec.error("scrape_protocols", f"duplicated protocol in scrape_protocols: {p}")
+            if p not in SCRAPE_PROTOCOLS:
+                raise sec.error(
+                    "scrape_protocols",
+                    f"unknown scrape protocol {p}, supported: {sorted(SCRAPE_PROTOCOLS)}",
+                )
+            seen.add(p.lower())
+        return protos
+
+    def escaping(self, sec: Section, default: str) -> str:
+        esc = sec.get_str("metric_name_escaping_scheme", default)
+        if esc and esc not in _ESCAPING:
+            raise sec.error(
+                "metric_name_escaping_scheme",
+                f"unknown name escaping method {esc!r}, must be one of {', '.join(_ESCAPING)}",
+            )
+        return esc
+
+    # -- scrape configs
+
+    def scrape_config(self, sec: Section, g: GlobalConfig, base_dir: str) -> ScrapeConfig:
+        job = sec.get_str("job_name")
+        if not job:
+            raise sec.error("job_name" if "job_name" in sec.keys else "", "job_name is empty")
+        for key in _OTHER_SD:
+            if key in sec.keys:
+                raise sec.error(
+                    key,
+                    f"{key} is not supported by promhub yet "
+                    f"(supported: {', '.join(_SUPPORTED_SD)})",
+                )
+        sc = ScrapeConfig(job_name=job)
+        sc.honor_labels = sec.get_bool("honor_labels", False)
+        sc.honor_timestamps = sec.get_bool("honor_timestamps", True)
+        sc.track_timestamps_staleness = sec.get_bool("track_timestamps_staleness", False)
+        sc.params = self.params(sec)
+
+        sc.scrape_interval = sec.get_duration("scrape_interval") or g.scrape_interval
+        timeout = sec.get_duration("scrape_timeout")
+        if timeout > sc.scrape_interval:
+            raise sec.error(
+                "scrape_timeout",
+                "scrape timeout greater than scrape interval for scrape config with job name "
+                f'"{job}"',
+            )
+        # An inherited global timeout longer than this job's interval is capped silently.
+        sc.scrape_timeout = timeout or min(g.scrape_timeout, sc.scrape_interval)
+
+        if "scrape_protocols" in sec:
+            sc.scrape_protocols = self.scrape_protocols(sec, f'scrape config with job name "{job}"')
+        else:
+            sc.scrape_protocols = list(g.scrape_protocols)
+        sc.fallback_scrape_protocol = sec.get_str("fallback_scrape_protocol")
+        if sc.fallback_scrape_protocol and sc.fallback_scrape_protocol not in SCRAPE_PROTOCOLS:
+            raise sec.error(
+                "fallback_scrape_protocol",
+                f"invalid fallback_scrape_protocol for scrape config with job name "
+                f'"{job}": unknown scrape protocol {sc.fallback_scrape_protocol}',
+            )
+        sc.metrics_path = sec.get_str("metrics_path", "/metrics") or "/metrics"
+        sc.scheme = sec.get_str("scheme", "http") or "http"
+        if sc.scheme not in ("http", "https"):
+            raise sec.error("scheme", f'invalid scheme "{sc.scheme}": must be "http" or "https"')
+        sc.enable_compression = sec.get_bool("enable_compression", True)
+
+        sc.body_size_limit = sec.get_size("body_size_limit") or g.body_size_limit
+        for key in (
+            "sample_limit",
+            "target_limit",
+            "label_limit",
+            "label_name_length_limit",
+            "label_value_length_limit",
+            "keep_dropped_targets",
+        ):
+            setattr(sc, key, sec.get_uint(key) or getattr(g, key))
+        sc.native_histogram_bucket_limit = sec.get_uint("native_histogram_bucket_limit")
+        sc.native_histogram_min_bucket_factor = sec.get_float("native_histogram_min_bucket_factor")
+        sc.scrape_native_histograms = sec.get_bool(
+            "scrape_native_histograms", g.scrape_native_histograms
+        )
+        # Prometheus 2.x called it scrape_classic_histograms.
+        sc.always_scrape_classic_histograms = sec.get_bool(
+            "always_scrape_classic_histograms",
+            sec.get_bool("scrape_classic_histograms", g.always_scrape_classic_histograms),
+        )
+        sc.convert_classic_histograms_to_nhcb = sec.get_bool(
+            "convert_classic_histograms_to_nhcb", g.convert_classic_histograms_to_nhcb
+        )
+        sc.extra_scrape_metrics = sec.get_bool("extra_scrape_metrics", g.extra_scrape_metrics)
+        sc.scrape_failure_log_file = (
+            self.join(sec.get_str("scrape_failure_log_file"), base_dir) or g.scrape_failure_log_file
+        )
+        validation = sec.get_str("metric_name_validation_scheme")
+        if validation not in ("", "utf8", "legacy"):
+            raise sec.error(
+                "metric_name_validation_scheme",
+                f"unknown scrape config name validation method specified, must be either "
+                f"'', 'legacy' or 'utf8', got {validation}",
+            )
+        sc.metric_name_validation_scheme = validation or g.metric_name_validation_scheme
+        default_esc = "underscores" if sc.metric_name_validation_scheme == "legacy" else ""
+        if not validation:
+            default_esc = g.metric_name_escaping_scheme or default_esc
+        sc.metric_name_escaping_scheme = self.escaping(sec, default_esc) or (
+            "underscores" if sc.metric_name_validation_scheme == "legacy" else "allow-utf-8"
+        )
+        if (
+            sc.metric_name_escaping_scheme == "allow-utf-8"
+            and sc.metric_name_validation_scheme != "utf8"
+        ):
+            raise sec.error(
+                "metric_name_escaping_scheme",
+                "utf8 metric names requested but validation scheme is not set to UTF8",
+            )
+
+        sc.http = self.http_client(sec, base_dir)
+        sc.static_configs = [self.static_config(s) for s in sec.sections(
+            "static_configs", "targetgroup.Group", {"targets", "labels"}
+        )]  # fmt: skip
+        sc.file_sd_configs = [
+            self.file_sd(s, base_dir)
+            for s in sec.sections("file_sd_configs", "file.SDConfig", {"files", "refresh_interval"})
+        ]
+        sc.http_sd_configs = [
+            self.http_sd(s, base_dir)
+            for s in sec.sections(
+                "http_sd_configs", "http.SDConfig", {"url", "refresh_interval"} | _HTTP
+            )
+        ]
+        sc.relabel_configs = self.relabel_configs(sec, "relabel_configs")
+        sc.metric_relabel_configs = self.relabel_configs(sec, "metric_relabel_configs")
+        if not sc.relabel_configs:
+            # Users often paste URLs into targets; without relabeling that cannot work.
+            for i, st in enumerate(sc.static_configs):
+                for t in st.targets:
+                    if "/" in t:
+                        raise ConfigError(
+                            f'"{t}" is not a valid hostname',
+                            self.file,
+                            sec.line_of("static_configs"),
+                            f"{sec.child('static_configs')}[{i}].targets",
+                        )
+        return sc
+
+    def params(self, sec: Section) -> dict[str, list[str]]:
+        node = sec.node("params")
+        if node is None:
+            return {}
+        inner = Section(node, self.file, sec.child("params"), "url.Values", _AnyKey())
+        return {k: inner.str_list(k) for k in inner.keys}
+
+    def static_config(self, sec: Section) -> StaticConfig:
+        st = StaticConfig(targets=sec.str_list("targets"))
+        for name, (line, value) in sec.str_map_lines("labels").items():
+            if not is_valid_label_name(name):
+                raise ConfigError(
+                    f'"{name}" is not a valid label name', self.file, line, sec.child("labels")
+                )
+            st.labels[name] = value
+        return st
+
+    def file_sd(self, sec: Section, base_dir: str) -> FileSDConfig:
+        files = sec.str_list("files")
+        if not files:
+            raise sec.error("files", "file_sd_config must contain at least one path name")
+        for f in files:
+            if not _PAT_FILE_SD.match(f):
+                raise sec.error("files", f'path name "{f}" is not valid for file discovery')
+        refresh = sec.get_duration("refresh_interval") or 300.0
+        return FileSDConfig(files=[self.join(f, base_dir) for f in files], refresh_interval=refresh)
+
+    def http_sd(self, sec: Section, base_dir: str) -> HTTPSDConfig:
+        url = sec.get_str("url")
+        if not url:
+            raise sec.error("url" if "url" in sec.keys else "", "URL is missing")
+        self.check_url(sec, "url", url, ("http", "https"))
+        refresh = sec.get_duration("refresh_interval") or 60.0
+        return HTTPSDConfig(url=url, refresh_interval=refresh, http=self.http_client(sec, base_dir))
+
+    def check_url(self, sec: Section, key: str, url: str, schemes: tuple[str, ...]) -> None:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            raise sec.error(key, f'invalid URL "{url}": missing scheme')
+        if scheme.lower() not in schemes:
+            allowed = " or ".join(f"'{s}'" for s in schemes)
+            raise sec.error(key, f"URL scheme must be {allowed}, got {scheme!r}")
+        if not rest.split("/", 1)[0]:
+            raise sec.error(key, f'host is missing in URL "{url}"')
+
+    # -- HTTP client settings (inline in scrape and http_sd configs)
+
+    def http_client(self, sec: Section, base_dir: str) -> HTTPClientConfig:
+        h = HTTPClientConfig()
+        ba = sec.section(
+            "basic_auth",
+            "config.BasicAuth",
+            {
+                "username",
+                "username_file",
+                "username_ref",
+                "password",
+                "password_file",
+                "password_ref",
+            },
+        )
+        if ba is not None:
+            h.basic_auth = BasicAuth(
+                username=ba.get_str("username"),
+                password=ba.get_str("password"),
+                password_file=self.join(ba.get_str("password_file"), base_dir),
+                username_file=self.join(ba.get_str("username_file"), base_dir),
+            )
+            if h.basic_auth.username and h.basic_auth.username_file:
+                raise ba.error(
+                    "username_file",
+                    "at most one of basic_auth username & username_file must be configured",
+                )
+            if h.basic_auth.password and h.basic_auth.password_file:
+                raise ba.error(
+                    "password_file",
+                    "at most one of basic_auth password & password_file must be configured",
+                )
+        au = sec.section(
+            "authorization",
+            "config.Authorization",
+            {"type", "credentials", "credentials_file", "credentials_ref"},
+        )
+        bearer, bearer_file = sec.get_str("bearer_token"), sec.get_str("bearer_token_file")
+        if bearer and bearer_file:
+            raise sec.error(
+                "bearer_token_file",
+                "at most one of bearer_token & bearer_token_file must be configured",
+            )
+        oa = sec.section("oauth2", "config.OAuth2", _OAUTH2)
+        if (ba is not None or oa is not None) and (bearer or bearer_file):
+            raise sec.error(
+                "bearer_token" if bearer else "bearer_token_file",
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file "
+                "must be configured",
+            )
+        if au is not None:
+            a = Authorization(
+                type=au.get_str("type").strip() or "Bearer",
+                credentials=au.get_str("credentials"),
+                credentials_file=self.join(au.get_str("credentials_file"), base_dir),
+            )
+            if bearer or bearer_file:
+                raise sec.error(
+                    "authorization",
+                    "authorization is not compatible with bearer_token & bearer_token_file",
+                )
+            if a.credentials and a.credentials_file:
+                raise au.error(
+                    "credentials_file",
+                    "at most one of authorization credentials & credentials_file must be "
+                    "configured",
+                )
+            if a.type.lower() == "basic":
+                raise au.error(
+                    "type", 'authorization type cannot be set to "basic", use "basic_auth" instead'
+                )
+            if ba is not None or oa is not None:
+                raise sec.error(
+                    "authorization",
+                    "at most one of basic_auth, oauth2 & authorization must be configured",
+                )
+            h.authorization = a
+        elif bearer or bearer_file:
+            # Prometheus' deprecated spelling of a Bearer authorization.
+            h.authorization = Authorization(
+                credentials=bearer, credentials_file=self.join(bearer_file, base_dir)
+            )
+        if oa is not None:
+            if ba is not None:
+                raise sec.error(
+                    "oauth2", "at most one of basic_auth, oauth2 & authorization must be configured"
+                )
+            h.oauth2 = self.oauth2(oa, base_dir)
+        tls = sec.section("tls_config", "config.TLSConfig", _TLS)
+        if tls is not None:
+            h.tls_config = self.tls(tls, base_dir)
+        self.proxy(sec, h)
+        h.follow_redirects = sec.get_bool("follow_redirects", True)
+        h.enable_http2 = sec.get_bool("enable_http2", True)
+        headers = sec.raw("http_headers")
+        if headers is not None and not isinstance(headers, dict):
+            raise sec.error("http_headers", "cannot unmarshal into a map of headers")
+        h.http_headers = headers or {}
+        return h
+
+    def proxy(self, sec: Section, h: HTTPClientConfig | OAuth2) -> None:
+        h.proxy_url = sec.get_str("proxy_url")
+        if h.proxy_url:
+            self.check_url(sec, "proxy_url", h.proxy_url, ("http", "https", "socks5"))
+        if isinstance(h, OAuth2):
+            return
+        h.no_proxy = sec.get_str("no_proxy")
+        h.proxy_from_environment = sec.get_bool("proxy_from_environment", False)
+        node = sec.node("proxy_connect_header")
+        if node is not None:
+            inner = Section(
+                node, self.file, sec.child("proxy_connect_header"), "config.Header", _AnyKey()
+            )
+            h.proxy_connect_header = {k: inner.str_list(k) for k in inner.keys}
+        if h.proxy_from_environment and h.proxy_url:
+            raise sec.error(
+                "proxy_url",
+                "if proxy_from_environment is configured, proxy_url must not be configured",
+            )
+        if h.proxy_from_environment and h.no_proxy:
+            raise sec.error(
+                "no_proxy",
+                "if proxy_from_environment is configured, no_proxy must not be configured",
+            )
+        if h.no_proxy and not h.proxy_url:
+            raise sec.error(
+                "no_proxy", "if no_proxy is configured, proxy_url must also be configured"
+            )
+        if h.proxy_connect_header and not (h.proxy_url or h.proxy_from_environment):
+            raise sec.error(
+                "proxy_connect_header",
+                "if proxy_connect_header is configured, proxy_url or proxy_from_environment "
+                "must also be configured",
+            )
+
+    def oauth2(self, sec: Section, base_dir: str) -> OAuth2:
+        o = OAuth2(
+            client_id=sec.get_str("client_id"),
+            client_secret=sec.get_str("client_secret"),
+            client_secret_file=self.join(sec.get_str("client_secret_file"), base_dir),
+            scopes=sec.str_list("scopes"),
+            token_url=sec.get_str("token_url"),
+            endpoint_params=sec.str_map("endpoint_params"),
+        )
+        tls = sec.section("tls_config", "config.TLSConfig", _TLS)
+        if tls is not None:
+            o.tls_config = self.tls(tls, base_dir)
+        self.proxy(sec, o)
+        if not o.client_id:
+            raise sec.error("", "oauth2 client_id must be configured")
+        if not o.client_secret and not o.client_secret_file:
+            raise sec.error(
+                "", "either oauth2 client_secret or client_secret_file must be configured"
+            )
+        if not o.token_url:
+            raise sec.error("", "oauth2 token_url must be configured")
+        if o.client_secret and o.client_secret_file:
+            raise sec.error(
+                "client_secret_file",
+                "at most one of oauth2 client_secret & client_secret_file must be configured",
+            )
+        return o
+
+    def tls(self, sec: Section, base_dir: str) -> TLSConfig:
+        t = TLSConfig(
+            ca_file=self.join(sec.get_str("ca_file"), base_dir),
+            cert_file=self.join(sec.get_str("cert_file"), base_dir),
+            key_file=self.join(sec.get_str("key_file"), base_dir),
+            server_name=sec.get_str("server_name"),
+            insecure_skip_verify=sec.get_bool("insecure_skip_verify", False),
+            min_version=sec.get_str("min_version"),
+            max_version=sec.get_str("max_version"),
+            ca=sec.get_str("ca"),
+            cert=sec.get_str("cert"),
+            key=sec.get_str("key"),
+        )
+        for key in ("min_version", "max_version"):
+            v = getattr(t, key)
+            if v and v not in _TLS_VERSIONS:
+                raise sec.error(key, f"unknown TLS version: {v}")
+        for inline in ("ca", "cert", "key"):
+            if getattr(t, inline) and getattr(t, inline + "_file"):
+                raise sec.error(
+                    inline + "_file",
+                    f"at most one of {inline} and {inline}_file must be configured",
+                )
+        has_cert, has_key = bool(t.cert or t.cert_file), bool(t.key or t.key_file)
+        if has_cert and not has_key:
+            raise sec.error(
+                "cert_file" if t.cert_file else "cert",
+                "exactly one of key or key_file must be configured when a client certificate "
+                "is configured",
+            )
+        if has_key and not has_cert:
+            raise sec.error(
+                "key_file" if t.key_file else "key",
+                "exactly one of cert or cert_file must be configured when a client key "
+                "is configured",
+            )
+        return t
+
+    # -- relabeling
+
+    def relabel_configs(self, sec: Section, key: str) -> list[RelabelConfig]:
+        return [self.relabel_config(s) for s in sec.sections(key, "relabel.Config", _RELABEL)]
+
+    def relabel_config(self, sec: Section) -> RelabelConfig:
+        raw_action = sec.get_str("action", "replace")
+        action = raw_action.lower()
+        if action not in RELABEL_ACTIONS:
+            raise sec.error("action", f'unknown relabel action "{raw_action}"')
+        sources = sec.str_list("source_labels")
+        for name in sources:
+            if not is_valid_label_name(name):
+                raise sec.error("source_labels", f'"{name}" is not a valid label name')
+        regex_node = sec.keys.get("regex")
+        regex = "(.*)"
+        if regex_node is not None:
+            regex = "" if is_null(regex_node[1]) else sec.get_str("regex")
+        rc = RelabelConfig(
+            source_labels=sources,
+            separator=sec.get_str("separator", ";") if "separator" in sec else ";",
+            modulus=sec.get_uint("modulus"),
+            target_label=sec.get_str("target_label"),
+            replacement=sec.get_str("replacement", "$1") if "replacement" in sec else "$1",
+            action=action,
+        )
+        try:
+            # Set after construction: the dataclass would compile the Go syntax as Python.
+            rc.pattern = compile_regex(regex)
+        except ValueError as e:
+            raise sec.error("regex", str(e)) from None
+        rc.regex = regex
+        self.validate_relabel(sec, rc, regex_node is not None)
+        return rc
+
+    def validate_relabel(self, sec: Section, rc: RelabelConfig, regex_set: bool) -> None:
+        a, target = rc.action, rc.target_label
+        if rc.modulus == 0 and a == "hashmod":
+            raise sec.error("", "relabel configuration for hashmod requires non-zero modulus")
+        needs_target = ("replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal")
+        if a in needs_target and not target:
+            raise sec.error(
+                "", f"relabel configuration for {a} action requires 'target_label' value"
+            )
+        if a == "replace" and not (
+            is_valid_label_name(target)
+            if "$" not in target
+            else _RELABEL_TARGET.match(target) is not None
+        ):
+            raise sec.error(
+                "target_label", f"\"{target}\" is invalid 'target_label' for {a} action"
+            )
+        if a in ("lowercase", "uppercase", "keepequal", "dropequal", "hashmod") and (
+            not is_valid_label_name(target)
+        ):
+            raise sec.error(
+                "target_label", f"\"{target}\" is invalid 'target_label' for {a} action"
+            )
+        if a in ("lowercase", "uppercase", "keepequal", "dropequal") and rc.replacement != "$1":
+            raise sec.error("replacement", f"'replacement' can not be set for {a} action")
+        if a == "labelmap" and not _RELABEL_TARGET.match(rc.replacement):
+            raise sec.error(
+                "replacement", f"\"{rc.replacement}\" is invalid 'replacement' for {a} action"
+            )
+        if a in ("keepequal", "dropequal") and (regex_set or rc.modulus or rc.separator != ";"):
+            raise sec.error(
+                "",
+                f"{a} action requires only 'source_labels' and `target_label`, and no other fields",
+            )
+        if a in ("labeldrop", "labelkeep") and (
+            "source_labels" in sec.keys
+            or target
+            or rc.modulus
+            or rc.separator != ";"
+            or rc.replacement != "$1"
+        ):
+            raise sec.error("", f"{a} action requires only 'regex', and no other fields")
+
+    # -- sections kept as written
+
+    def raw_mapping(self, top: Section, key: str) -> dict[str, Any]:
+        node = top.node(key)
+        if node is None:
+            return {}
+        value = construct(node)
+        if not isinstance(value, dict):
+            raise top.error(key, f"{key} must be a mapping")
+        return value
+
+    def raw_endpoints(self, top: Section, key: str) -> list[dict[str, Any]]:
+        node = top.node(key)
+        if node is None:
+            return []
+        value = construct(node)
+        if not isinstance(value, list):
+            raise top.error(key, f"{key} must be a list")
+        items = list(getattr(node, "value", []))
+        for i, (item, inode) in enumerate(zip(value, items, strict=True)):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise ConfigError(f"empty or null {key} config section", self.file,
+                                  node_line(inode), where)  # fmt: skip
+            if not item.get("url"):
+                raise ConfigError(f"url for {key} is empty", self.file, node_line(inode), where)
+        return value
+
+
+class _AnyKey:
+    """An ``allowed`` set that admits every key (free-form maps such as ``params``)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _expand_env(value: str) -> str:
+    """Expand ``$VAR`` / ``${VAR}`` in an external label value; ``$$`` is a literal ``$``."""
+    if "$" not in value:
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        return "$" if name == "$" else os.environ.get(name, "")
+
+    return _ENV_REF.sub(sub, value)
