@@ -21,7 +21,7 @@ from promhub.config.units import parse_duration, parse_size
 # libyaml is ~10x faster; the pure-Python loader gives the same nodes and marks.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-__all__ = ["Section", "compose", "item_nodes", "node_line"]
+__all__ = ["ANY_KEY", "Section", "compose", "item_nodes", "node_line"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,16 @@ _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
 _SHORT_TAGS = {_STR: "!!str", _INT: "!!int", _FLOAT: "!!float", _BOOL: "!!bool", _NULL: "!!null"}
+
+
+class _AnyKey:
+    """An ``allowed`` set admitting every key, for free-form maps such as ``params``."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+ANY_KEY: Container[str] = _AnyKey()
 
 
 def compose(text: str, file: str) -> yaml.Node | None:
@@ -114,13 +124,9 @@ class Section:
             key = str(knode.value)
             where = self.child(key)
             if key not in allowed:
-                raise ConfigError(
-                    f"not found in type {type_name}", file, node_line(knode), where
-                )
+                raise ConfigError(f"not found in type {type_name}", file, node_line(knode), where)
             if key in self.keys:
-                raise ConfigError(
-                    f"already set in type {type_name}", file, node_line(knode), where
-                )
+                raise ConfigError(f"already set in type {type_name}", file, node_line(knode), where)
             self.keys[key] = (knode, vnode)
 
     # -- where things are
