@@ -54,6 +54,7 @@ _HEADER = struct.Struct("<3sBII")
 _ZSTD_LEVEL = 3
 _MAX_SCALE = 15
 _NO_SCALE = 255
+_PROBE = 32  # samples tried first to tell decimal series from float ones
 _MANTISSA_LIMIT = float(2**53)
 _POW10 = np.array([10.0**d for d in range(_MAX_SCALE + 1)], dtype=np.float64)
 #: Marks a series whose timestamps live outside the frame (a block's shared columns).
@@ -299,12 +300,28 @@ def _value_codes(values: Sequence[F64], cols: Sequence[int]) -> list[_SeriesCode
     arrays = [np.ascontiguousarray(v, dtype=np.float64) for v in values]
     if not arrays:
         return []
-    cat = np.concatenate(arrays)
-    scales = _sample_scales(cat)
-    bounds = np.cumsum([0] + [len(a) for a in arrays])
-    return [
-        _encode_values(a, scales[bounds[i] : bounds[i + 1]], cols[i]) for i, a in enumerate(arrays)
+    # Trying all 16 scales on every sample of a float series is most of the encoding
+    # time, so a short probe first rules out series that are plainly not decimal.
+    probes = [a[:_PROBE] for a in arrays]
+    probe_scales = _sample_scales(np.concatenate(probes))
+    pb = np.cumsum([0] + [len(p) for p in probes])
+    decimal = [
+        int(np.count_nonzero(probe_scales[pb[i] : pb[i + 1]] != _NO_SCALE)) * 4 >= len(p) * 3
+        for i, p in enumerate(probes)
     ]
+    chosen = [a for a, d in zip(arrays, decimal, strict=True) if d]
+    cat = np.concatenate(chosen) if chosen else np.empty(0)
+    scales = _sample_scales(cat)
+    out = []
+    pos = 0
+    for i, a in enumerate(arrays):
+        if decimal[i]:
+            s = scales[pos : pos + len(a)]
+            pos += len(a)
+        else:
+            s = np.full(len(a), _NO_SCALE, dtype=np.uint8)
+        out.append(_encode_values(a, s, cols[i]))
+    return out
 
 
 def encode_frame(series: Sequence[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> bytes:
