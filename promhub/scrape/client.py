@@ -1,0 +1,163 @@
+"""The HTTP side of a scrape: one aiohttp session per pool, one GET per scrape.
+
+Credentials are re-read from ``password_file``/``credentials_file`` on every scrape, as
+Prometheus does, so rotating a secret needs no reload. TLS settings are turned into an
+``SSLContext`` when the pool is configured, so a missing CA or key file refuses the
+configuration instead of failing every scrape later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from promhub import __version__
+from promhub.config.model import ConfigError, HTTPClientConfig, ScrapeConfig, TLSConfig
+from promhub.scrape.errors import BodySizeLimitError, FetchError
+
+USER_AGENT = f"promhub/{__version__} (Prometheus-compatible)"
+
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def ssl_context(tls: TLSConfig, job: str) -> ssl.SSLContext:
+    """An SSLContext for ``tls``; raises ConfigError naming the job and the bad field."""
+    field = f"scrape_configs[{job}].tls_config"
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot load CA file {tls.ca_file!r}: {e}", field=field) from e
+    if tls.cert_file or tls.key_file:
+        if not (tls.cert_file and tls.key_file):
+            raise ConfigError("cert_file and key_file must be given together", field=field)
+        try:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ConfigError(
+                f"cannot load client certificate {tls.cert_file!r} / key {tls.key_file!r}: {e}",
+                field=field,
+            ) from e
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if tls.min_version:
+        try:
+            ctx.minimum_version = _TLS_VERSIONS[tls.min_version]
+        except KeyError:
+            raise ConfigError(
+                f"unknown TLS version {tls.min_version!r}", field=field + ".min_version"
+            ) from None
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A scrape's body (decompressed) and its Content-Type."""
+
+    body: bytes
+    content_type: str
+
+
+class ScrapeClient:
+    """Fetches targets of one scrape config. Create it anywhere; use it on the event loop."""
+
+    def __init__(self, cfg: ScrapeConfig, accept: str) -> None:
+        self._http: HTTPClientConfig = cfg.http
+        self._accept = accept
+        self._compression = cfg.enable_compression
+        self._body_size_limit = cfg.body_size_limit
+        self._ssl = ssl_context(cfg.http.tls_config, cfg.job_name)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self, timeout: float) -> dict[str, str]:
+        h = {
+            "Accept": self._accept,
+            # aiohttp would otherwise offer deflate/br too; Prometheus offers gzip only.
+            "Accept-Encoding": "gzip" if self._compression else "identity",
+            "User-Agent": USER_AGENT,
+            "X-Prometheus-Scrape-Timeout-Seconds": f"{timeout:g}",
+        }
+        ba = self._http.basic_auth
+        if ba is not None:
+            password = ba.password
+            if ba.password_file:
+                password = _read_secret(ba.password_file, "password_file")
+            token = base64.b64encode(f"{ba.username}:{password}".encode()).decode()
+            h["Authorization"] = f"Basic {token}"
+        auth = self._http.authorization
+        if auth is not None:
+            creds = auth.credentials
+            if auth.credentials_file:
+                creds = _read_secret(auth.credentials_file, "credentials_file")
+            h["Authorization"] = f"{auth.type or 'Bearer'} {creds}"
+        return h
+
+    async def fetch(self, url: str, timeout: float) -> Response:
+        """GET ``url`` within ``timeout`` seconds; raises :class:`FetchError` on failure."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0),
+                # The client never keeps cookies between scrapes, as Prometheus' doesn't.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        tls = self._http.tls_config
+        try:
+            async with self._session.get(
+                url,
+                headers=self._headers(timeout),
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=self._http.follow_redirects,
+                proxy=self._http.proxy_url or None,
+                server_hostname=tls.server_name or None,
+            ) as resp:
+                if resp.status != 200:
+                    raise FetchError(f"server returned HTTP status {resp.status} {resp.reason}")
+                body = await self._read(resp)
+                return Response(body, resp.headers.get("Content-Type", ""))
+        except FetchError:
+            raise
+        except TimeoutError:
+            raise FetchError(
+                f'Get "{url}": context deadline exceeded (scrape timeout {timeout:g}s)'
+            ) from None
+        except (aiohttp.ClientError, OSError, ValueError) as e:
+            raise FetchError(f'Get "{url}": {e}') from e
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self._body_size_limit
+        if limit <= 0:
+            return await resp.read()
+        # aiohttp decompresses while streaming, so the limit bounds the uncompressed
+        # size (as Prometheus' does) and a gzip bomb is cut off after `limit` bytes.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise BodySizeLimitError(f"body size limit exceeded (limit: {limit} bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+            # Let the connector's transports close before the loop may go away.
+            await asyncio.sleep(0)
+
+
+def _read_secret(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as e:
+        raise FetchError(f"unable to read {what} {path!r}: {e}") from e
