@@ -357,3 +357,114 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_size(text)
+
+
+FULL_V3 = """\
+global:
+  scrape_interval: 15s
+  scrape_timeout: 10s
+  scrape_protocols: [PrometheusProto, OpenMetricsText1.0.0, PrometheusText0.0.4]
+  evaluation_interval: 30s
+  rule_query_offset: 30s
+  query_log_file: /var/log/q.log
+  scrape_failure_log_file: /var/log/f.log
+  external_labels: {cluster: eu1}
+  body_size_limit: 50MB
+  sample_limit: 100000
+  target_limit: 100
+  label_limit: 64
+  label_name_length_limit: 128
+  label_value_length_limit: 2048
+  keep_dropped_targets: 10
+  metric_name_validation_scheme: utf8
+  metric_name_escaping_scheme: underscores
+  scrape_native_histograms: false
+  convert_classic_histograms_to_nhcb: false
+  always_scrape_classic_histograms: true
+  extra_scrape_metrics: true
+runtime: {gogc: 75}
+rule_files: [rules.yml]
+scrape_config_files: []
+tracing: {endpoint: "otel:4317", client_type: grpc}
+otlp: {promote_resource_attributes: [service.name]}
+alerting:
+  alertmanagers: [{static_configs: [{targets: ["am:9093"]}]}]
+remote_write: [{url: "http://mimir/api/v1/push", name: mimir}]
+remote_read: [{url: "http://mimir/api/v1/read"}]
+storage: {tsdb: {out_of_order_time_window: 5m}, exemplars: {max_exemplars: 1000}}
+scrape_configs:
+  - job_name: everything
+    honor_labels: true
+    honor_timestamps: true
+    track_timestamps_staleness: true
+    params: {format: [prometheus]}
+    scrape_interval: 30s
+    scrape_timeout: 20s
+    scrape_protocols: [OpenMetricsText1.0.0, PrometheusText1.0.0]
+    fallback_scrape_protocol: PrometheusText0.0.4
+    scrape_native_histograms: true
+    always_scrape_classic_histograms: true
+    convert_classic_histograms_to_nhcb: true
+    scrape_failure_log_file: f.log
+    metrics_path: /m
+    scheme: https
+    enable_compression: false
+    body_size_limit: 1GiB
+    sample_limit: 5
+    target_limit: 5
+    label_limit: 5
+    label_name_length_limit: 5
+    label_value_length_limit: 5
+    native_histogram_bucket_limit: 160
+    native_histogram_min_bucket_factor: 1.1
+    keep_dropped_targets: 3
+    metric_name_validation_scheme: legacy
+    metric_name_escaping_scheme: dots
+    extra_scrape_metrics: false
+    oauth2:
+      client_id: id
+      client_secret_file: secret
+      scopes: [read]
+      token_url: https://auth/token
+      endpoint_params: {audience: x}
+      tls_config: {ca_file: ca.pem}
+    tls_config: {ca: "PEM", server_name: s, insecure_skip_verify: false,
+                 min_version: TLS12, max_version: TLS13}
+    proxy_url: http://proxy:3128
+    no_proxy: localhost
+    proxy_connect_header: {Proxy-Authorization: [Basic x]}
+    follow_redirects: true
+    enable_http2: true
+    http_headers: {X-Tenant: {values: [a]}}
+    static_configs: [{targets: ["h:1"], labels: {team: a}}]
+    file_sd_configs: [{files: [sd/*.yml], refresh_interval: 1m}]
+    http_sd_configs:
+      - url: https://sd/targets
+        refresh_interval: 2m
+        basic_auth: {username: u, username_file: "", password_file: pw}
+    relabel_configs:
+      - {source_labels: [__address__], target_label: instance}
+    metric_relabel_configs:
+      - {source_labels: [__name__], regex: "x.*", action: drop}
+"""
+
+
+def test_full_featured_config_loads() -> None:
+    cfg = load_config_text(FULL_V3, "/etc/promhub/promhub.yml")
+    g = cfg.global_
+    assert (g.rule_query_offset, g.body_size_limit, g.keep_dropped_targets) == (30.0, 50 << 20, 10)
+    assert cfg.runtime == {"gogc": 75} and cfg.tracing["endpoint"] == "otel:4317"
+    assert cfg.rule_files == ["/etc/promhub/rules.yml"]
+    sc = cfg.scrape_configs[0]
+    assert sc.scrape_protocols == ["OpenMetricsText1.0.0", "PrometheusText1.0.0"]
+    assert (sc.scheme, sc.metrics_path, sc.enable_compression) == ("https", "/m", False)
+    assert (sc.body_size_limit, sc.native_histogram_min_bucket_factor) == (1 << 30, 1.1)
+    assert sc.scrape_failure_log_file == "/etc/promhub/f.log"
+    assert sc.metric_name_escaping_scheme == "dots"
+    assert sc.http.oauth2 is not None and sc.http.oauth2.scopes == ["read"]
+    assert sc.http.oauth2.client_secret_file == "/etc/promhub/secret"
+    assert sc.http.tls_config.max_version == "TLS13"
+    assert sc.http.proxy_connect_header == {"Proxy-Authorization": ["Basic x"]}
+    assert sc.http.http_headers == {"X-Tenant": {"values": ["a"]}}
+    assert sc.http_sd_configs[0].refresh_interval == 120.0
+    assert sc.static_configs[0].labels == {"team": "a"}
