@@ -56,10 +56,17 @@ _WS = re.compile(rb"[ \t]*")
 _METRIC_NAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
 # The lexers accept any escaped byte inside quotes; only three escapes are translated.
-_QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
 _ESCAPE = re.compile(rb'\\([\\"n])')
 _HELP_ESCAPE_TEXT = re.compile(rb"\\([\\n])")
 _ESCAPES = {b"\\": b"\\", b'"': b'"', b"n": b"\n"}
+# The label block as nearly every exporter writes it: plain names, no blanks. Matched in
+# one go (then split with _PAIR), it spares the token-by-token walk below.
+_PAIR_SRC = rb'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*(?:\\.[^"\\]*)*"'
+_SIMPLE_BLOCK = re.compile(rb"(?:" + _PAIR_SRC + rb",)*(?:" + _PAIR_SRC + rb")?}", re.DOTALL)
+_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
+_ESCAPE_STR = re.compile(r'\\([\\"n])')
+_ESCAPES_STR = {"\\": "\\", '"': '"', "n": "\n"}
 _TEXT_VALUE = re.compile(rb"[^{ \t]+")
 _DIGITS = re.compile(rb"[0-9]+")
 _OM_TOKEN = re.compile(rb" ([^ ]+)")
@@ -114,6 +121,10 @@ def unescape(raw: bytes) -> bytes:
     if b"\\" not in raw:
         return raw
     return _ESCAPE.sub(lambda m: _ESCAPES[m.group(1)], raw)
+
+
+def _unescape_str(m: re.Match[str]) -> str:
+    return _ESCAPES_STR[m.group(1)]
 
 
 def go_float(token: bytes) -> float | None:
@@ -196,7 +207,7 @@ class LineGrammar:
 
     def _skip(self, line: bytes, pos: int) -> int:
         # Text 0.0.4 allows blanks between any two tokens; OpenMetrics allows none.
-        if self.om:
+        if self.om or pos >= len(line) or line[pos] not in (0x20, 0x09):
             return pos
         m = _WS.match(line, pos)
         assert m is not None
@@ -249,6 +260,17 @@ class LineGrammar:
         Returns the pairs, the position after ``}`` and the raw quoted metric name if the
         block held one (``{"my.metric", label="v"}``, the Prometheus 3 UTF-8 form).
         """
+        m = _SIMPLE_BLOCK.match(line, pos)
+        if m is not None:
+            try:
+                block = line[pos : m.end()].decode()
+            except UnicodeDecodeError:
+                pass  # the walk below names the offending value
+            else:
+                found: list[tuple[str, str]] = _PAIR.findall(block)
+                if "\\" in block:
+                    found = [(k, _ESCAPE_STR.sub(_unescape_str, v)) for k, v in found]
+                return found, m.end(), None
         pairs: list[tuple[str, str]] = []
         qname: bytes | None = None
         end = len(line)
