@@ -58,16 +58,19 @@ def relabel(labels: Labels | Mapping[str, str], configs: Sequence[RelabelConfig]
     if not configs:
         return labels if isinstance(labels, Labels) else Labels.from_dict(labels)
     d = dict(labels) if isinstance(labels, Labels) else _sorted_nonempty(labels)
-    if not _apply(d, configs):
+    changed = _apply(d, configs)
+    if changed is None:
         return None
-    return Labels.from_dict(d)
+    if not changed and isinstance(labels, Labels):
+        return labels  # the common keep/drop-only case: no new tuple, no sort
+    return Labels(sorted(d.items()))
 
 
 def relabel_dict(d: Mapping[str, str], configs: Sequence[RelabelConfig]) -> dict[str, str] | None:
     """Like :func:`relabel` for a plain mapping (target labels with ``__address__``,
     ``__meta_*``, ``__param_*``…). Returns a new dict, or ``None`` if dropped."""
     out = _sorted_nonempty(d)
-    if configs and not _apply(out, configs):
+    if configs and _apply(out, configs) is None:
         return None
     return out
 
@@ -77,14 +80,16 @@ def _sorted_nonempty(m: Mapping[str, str]) -> dict[str, str]:
     return {k: m[k] for k in sorted(m) if m[k] != ""}
 
 
-def _apply(d: dict[str, str], configs: Sequence[RelabelConfig]) -> bool:
-    """Run the rules over ``d`` in place; False when a rule drops the set.
+def _apply(d: dict[str, str], configs: Sequence[RelabelConfig]) -> bool | None:
+    """Run the rules over ``d`` in place: ``None`` when a rule drops the set, else
+    whether any label changed.
 
     ``added`` mirrors the order of Prometheus' ``labels.Builder`` additions: labelmap
     visits untouched original labels (sorted) first and then set labels in the order
     they were first set, which decides which value wins when two names map to one.
     """
     added: dict[str, None] = {}
+    changed = False
     for cfg in configs:
         action = cfg.action
         src = cfg.source_labels
@@ -106,24 +111,24 @@ def _apply(d: dict[str, str], configs: Sequence[RelabelConfig]) -> bool:
                     continue
             repl = cfg.replacement
             res = expand_template(repl, m) if "$" in repl else repl
-            _set(d, added, target, res)
+            changed |= _set(d, added, target, res)
         elif action == "keep":
             if cfg.pattern.match(val) is None:
-                return False
+                return None
         elif action == "drop":
             if cfg.pattern.match(val) is not None:
-                return False
+                return None
         elif action == "keepequal":
             if d.get(cfg.target_label, "") != val:
-                return False
+                return None
         elif action == "dropequal":
             if d.get(cfg.target_label, "") == val:
-                return False
+                return None
         elif action == "hashmod":
             digest = hashlib.md5(val.encode()).digest()
             # Prometheus takes the last 8 bytes of the MD5 as a big-endian uint64.
             mod = int.from_bytes(digest[8:], "big") % cfg.modulus
-            _set(d, added, cfg.target_label, str(mod))
+            changed |= _set(d, added, cfg.target_label, str(mod))
         elif action == "labelmap":
             snapshot = [(k, v) for k, v in d.items() if k not in added]
             snapshot += [(k, d[k]) for k in added]
@@ -133,31 +138,32 @@ def _apply(d: dict[str, str], configs: Sequence[RelabelConfig]) -> bool:
                 if m is not None:
                     new = expand_template(cfg.replacement, m)
                     if new:
-                        _set(d, added, new, value)
+                        changed |= _set(d, added, new, value)
         elif action == "labeldrop":
             for name in [k for k in d if cfg.pattern.match(k) is not None]:
-                del d[name]
-                added.pop(name, None)
+                changed |= _set(d, added, name, "")
         elif action == "labelkeep":
             for name in [k for k in d if cfg.pattern.match(k) is None]:
-                del d[name]
-                added.pop(name, None)
+                changed |= _set(d, added, name, "")
         elif action == "lowercase":
-            _set(d, added, cfg.target_label, _go_lower(val))
+            changed |= _set(d, added, cfg.target_label, _go_lower(val))
         elif action == "uppercase":
-            _set(d, added, cfg.target_label, _go_upper(val))
+            changed |= _set(d, added, cfg.target_label, _go_upper(val))
         else:
             raise ValueError(f"unknown relabel action {action!r}")
-    return True
+    return changed
 
 
-def _set(d: dict[str, str], added: dict[str, None], name: str, value: str) -> None:
+def _set(d: dict[str, str], added: dict[str, None], name: str, value: str) -> bool:
+    """Set (or with "" delete) a label as Prometheus' Builder does; True if it changed."""
+    old = d.get(name, "")
     if value == "":
         d.pop(name, None)
         added.pop(name, None)
     else:
         d[name] = value
         added[name] = None
+    return old != value
 
 
 def _go_lower(s: str) -> str:
