@@ -11,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from multidict import CIMultiDict
 
 from promhub import __version__
 from promhub.config.model import ConfigError, HTTPClientConfig, ScrapeConfig, TLSConfig
+from promhub.model.exposition import SCRAPE_ACCEPT_HEADER
 from promhub.scrape.errors import BodySizeLimitError, FetchError
 
 USER_AGENT = f"promhub/{__version__} (Prometheus-compatible)"
+
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -30,21 +35,60 @@ _TLS_VERSIONS = {
 }
 
 
+#: Media types of the scrape protocols promhub can parse (no protobuf), as Prometheus
+#: spells them in its Accept header.
+PROTOCOL_MEDIA_TYPES = {
+    "PrometheusText0.0.4": "text/plain;version=0.0.4",
+    "PrometheusText1.0.0": "text/plain;version=1.0.0",
+    "OpenMetricsText0.0.1": "application/openmetrics-text;version=0.0.1",
+    "OpenMetricsText1.0.0": "application/openmetrics-text;version=1.0.0",
+}
+
+
+def accept_header(protocols: Sequence[str], escaping: str = "allow-utf-8") -> str:
+    """The Accept header for ``scrape_protocols`` in order of preference, as Prometheus
+    builds it (q-values counting down from 0.6). ``PrometheusProto`` is left out: a
+    target must not answer in a format promhub cannot parse."""
+    vals = []
+    weight = 6
+    for p in protocols:
+        media = PROTOCOL_MEDIA_TYPES.get(p)
+        if media is None:
+            continue
+        if p in ("PrometheusText1.0.0", "OpenMetricsText1.0.0"):
+            media += f";escaping={escaping or 'allow-utf-8'}"
+        vals.append(f"{media};q=0.{weight}")
+        weight -= 1
+    vals.append(f"*/*;q=0.{weight}")
+    return ",".join(vals)
+
+
 def ssl_context(tls: TLSConfig, job: str) -> ssl.SSLContext:
     """An SSLContext for ``tls``; raises ConfigError naming the job and the bad field."""
     field = f"scrape_configs[{job}].tls_config"
     try:
-        ctx = ssl.create_default_context(cafile=tls.ca_file or None)
+        ctx = ssl.create_default_context(cafile=tls.ca_file or None, cadata=tls.ca or None)
     except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"cannot load CA file {tls.ca_file!r}: {e}", field=field) from e
-    if tls.cert_file or tls.key_file:
-        if not (tls.cert_file and tls.key_file):
-            raise ConfigError("cert_file and key_file must be given together", field=field)
+        what = f"CA file {tls.ca_file!r}" if tls.ca_file else "inline CA"
+        raise ConfigError(f"cannot load {what}: {e}", field=field) from e
+    cert, key = tls.cert_file, tls.key_file
+    if cert or key or tls.cert or tls.key:
+        if not ((cert or tls.cert) and (key or tls.key)):
+            raise ConfigError("a client certificate needs both cert and key", field=field)
         try:
-            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+            with tempfile.TemporaryDirectory() as tmp:
+                # ssl can only load a certificate chain from files: spill inline PEM.
+                if tls.cert:
+                    cert = str(Path(tmp, "cert.pem"))
+                    Path(cert).write_text(tls.cert)
+                if tls.key:
+                    key = str(Path(tmp, "key.pem"))
+                    Path(key).write_text(tls.key)
+                ctx.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as e:
             raise ConfigError(
-                f"cannot load client certificate {tls.cert_file!r} / key {tls.key_file!r}: {e}",
+                f"cannot load client certificate {tls.cert_file or 'inline'!r} / key "
+                f"{tls.key_file or 'inline'!r}: {e}",
                 field=field,
             ) from e
     if tls.insecure_skip_verify:
@@ -71,28 +115,45 @@ class Response:
 class ScrapeClient:
     """Fetches targets of one scrape config. Create it anywhere; use it on the event loop."""
 
-    def __init__(self, cfg: ScrapeConfig, accept: str) -> None:
+    def __init__(self, cfg: ScrapeConfig) -> None:
         self._http: HTTPClientConfig = cfg.http
-        self._accept = accept
+        self._accept = (
+            accept_header(cfg.scrape_protocols, cfg.metric_name_escaping_scheme)
+            if cfg.scrape_protocols
+            else SCRAPE_ACCEPT_HEADER
+        )
+        self._fallback = PROTOCOL_MEDIA_TYPES.get(cfg.fallback_scrape_protocol, "")
         self._compression = cfg.enable_compression
         self._body_size_limit = cfg.body_size_limit
         self._ssl = ssl_context(cfg.http.tls_config, cfg.job_name)
         self._session: aiohttp.ClientSession | None = None
 
-    def _headers(self, timeout: float) -> dict[str, str]:
-        h = {
+    def _headers(self, timeout: float) -> CIMultiDict[str]:
+        h: CIMultiDict[str] = CIMultiDict()
+        # Configured headers first: the protocol headers below must win over them.
+        for name, spec in self._http.http_headers.items():
+            if isinstance(spec, dict):
+                for v in spec.get("values") or []:
+                    h.add(name, str(v))
+                for v in spec.get("secrets") or []:
+                    h.add(name, str(v))
+                for f in spec.get("files") or []:
+                    h.add(name, _read_secret(str(f), f"http_headers file for {name}"))
+        h.update({
             "Accept": self._accept,
             # aiohttp would otherwise offer deflate/br too; Prometheus offers gzip only.
             "Accept-Encoding": "gzip" if self._compression else "identity",
             "User-Agent": USER_AGENT,
             "X-Prometheus-Scrape-Timeout-Seconds": f"{timeout:g}",
-        }
+        })  # fmt: skip
         ba = self._http.basic_auth
         if ba is not None:
-            password = ba.password
+            username, password = ba.username, ba.password
+            if ba.username_file:
+                username = _read_secret(ba.username_file, "username_file")
             if ba.password_file:
                 password = _read_secret(ba.password_file, "password_file")
-            token = base64.b64encode(f"{ba.username}:{password}".encode()).decode()
+            token = base64.b64encode(f"{username}:{password}".encode()).decode()
             h["Authorization"] = f"Basic {token}"
         auth = self._http.authorization
         if auth is not None:
@@ -123,7 +184,8 @@ class ScrapeClient:
                 if resp.status != 200:
                     raise FetchError(f"server returned HTTP status {resp.status} {resp.reason}")
                 body = await self._read(resp)
-                return Response(body, resp.headers.get("Content-Type", ""))
+                ctype = resp.headers.get("Content-Type", "").strip() or self._fallback
+                return Response(body, ctype)
         except FetchError:
             raise
         except TimeoutError:

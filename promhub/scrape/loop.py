@@ -60,6 +60,8 @@ REPORT_METRICS = (
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 )
+#: Added with ``extra_scrape_metrics: true``, as Prometheus' feature of that name.
+EXTRA_REPORT_METRICS = ("scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes")
 EXPORTED_PREFIX = "exported_"
 
 
@@ -183,6 +185,7 @@ class ScrapeLoop:
         self._report_refs: Refs | None = None
         self._last_ts = 0
         self._last_start = 0.0
+        self._body_size = 0
         #: Latest metric metadata (family → Metadata) from a successful scrape.
         self.metadata: dict[str, Metadata] = {}
         # Serialises a scrape's commit with the end-of-run work of stop(): a scrape that
@@ -237,14 +240,17 @@ class ScrapeLoop:
         self._last_start = start
         body: bytes | None = None
         content_type = ""
+        self._body_size = 0
         error = self._forced_error()
         if not error:
             try:
                 resp = await self._client.fetch(self.target.url, self.target.timeout)
                 body, content_type = resp.body, resp.content_type
+                self._body_size = len(body)
             except BodySizeLimitError as e:
                 self._metrics.exceeded_body_size_limit.inc()
                 error = str(e)
+                self._body_size = -1
             except ScrapeError as e:
                 error = str(e)
         loop = asyncio.get_running_loop()
@@ -415,13 +421,18 @@ class ScrapeLoop:
         post: int,
         added: int,
     ) -> None:
+        extra = self.cfg.extra_scrape_metrics
         if self._report_refs is None:
             base = self.target.labels.to_dict()
+            names = REPORT_METRICS + (EXTRA_REPORT_METRICS if extra else ())
             self._report_refs = np.array(
-                [app.ref(Labels.from_dict({**base, METRIC_NAME: n})) for n in REPORT_METRICS],
+                [app.ref(Labels.from_dict({**base, METRIC_NAME: n})) for n in names],
                 dtype=np.int64,
             )
-        values = np.array([0.0 if error else 1.0, duration, total, post, added], dtype=np.float64)
+        report = [0.0 if error else 1.0, duration, total, post, added]
+        if extra:
+            report += [self.target.timeout, self.cfg.sample_limit, self._body_size]
+        values = np.array(report, dtype=np.float64)
         app.append(self._report_refs, np.array([ts], dtype=np.int64), values)
 
     def _forget_since(self, size: int) -> None:

@@ -25,7 +25,6 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from promhub.config.model import Config, ScrapeConfig
 from promhub.discovery.targetgroup import TargetGroup
-from promhub.model.exposition import SCRAPE_ACCEPT_HEADER
 from promhub.model.labels import Labels
 from promhub.scrape.client import ScrapeClient
 from promhub.scrape.metrics import ScrapeMetrics
@@ -95,7 +94,7 @@ class ScrapeManager:
             if running is not None and running.cfg == sc:
                 wanted[sc.job_name] = (sc, None)
             else:
-                wanted[sc.job_name] = (sc, ScrapeClient(sc, SCRAPE_ACCEPT_HEADER))
+                wanted[sc.job_name] = (sc, ScrapeClient(sc))
         with self._lock:
             self._wanted = wanted
             self._seed = offset_seed(self._hostname, cfg.global_.external_labels)
@@ -175,7 +174,7 @@ class ScrapeManager:
             if client is None and pool is not None and pool.cfg == sc:
                 continue
             if client is None:
-                client = ScrapeClient(sc, SCRAPE_ACCEPT_HEADER)
+                client = ScrapeClient(sc)
             if pool is None:
                 self._metrics.pools.inc()
                 self.pools[name] = ScrapePool(
@@ -214,7 +213,7 @@ class ScrapeManager:
                 active.append(t.api_dict(name))
             for d in pool.dropped:
                 dropped.append({"discoveredLabels": d.to_dict(), "scrapePool": name})
-            counts[name] = len(pool.dropped)
+            counts[name] = pool.dropped_count
         return {"activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": counts}
 
     def metadata(self) -> list[TargetMetadata]:

@@ -52,6 +52,7 @@ class ScrapePool:
         self._groups: list[TargetGroup] = []
         self.loops: dict[int, ScrapeLoop] = {}
         self.dropped: list[Labels] = []
+        self.dropped_count = 0
         #: Set while the pool has more targets than target_limit; fails all its scrapes.
         self.limit_error = ""
         metrics.target_limit.labels(self.name).set(cfg.target_limit)
@@ -78,7 +79,10 @@ class ScrapePool:
         ts = targets_from_groups(self.cfg, groups)
         for err in ts.errors:
             log.warning("scrape pool %s: creating target failed: %s", self.name, err)
-        self.dropped = ts.dropped
+        self.dropped_count = len(ts.dropped)
+        keep = self.cfg.keep_dropped_targets
+        # keep_dropped_targets bounds the memory a huge, mostly-dropped discovery costs.
+        self.dropped = ts.dropped[:keep] if keep else ts.dropped
         limit = self.cfg.target_limit
         if limit and len(ts.targets) > limit:
             self.limit_error = (

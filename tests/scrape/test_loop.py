@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from promhub.config.model import BasicAuth, HTTPClientConfig, RelabelConfig
@@ -363,5 +364,55 @@ def test_unreachable_target_is_down(scrape: Any) -> None:
         t = h.target(address)
         assert t["health"] == "down" and address in t["lastError"]
         assert h.metric("prometheus_target_scrape_pool_targets", scrape_job="app") == 1
+
+    scrape(scenario)
+
+
+def test_protocols_headers_fallback_and_extra_metrics(scrape: Any, tmp_path: Any) -> None:
+    async def scenario(h: Any) -> None:
+        # OpenMetrics served without a Content-Type: only the fallback makes it parse
+        # (a text parser rejects a timestamp in float seconds).
+        now = int(time.time())
+        body = f"# TYPE om_total counter\nom_total 1.0 {now}.5\n# EOF\n"
+        e = await h.exporter(body, content_type="")
+        token = tmp_path / "token"
+        token.write_text("from-file\n")
+        http = HTTPClientConfig(http_headers={"X-Tenant": {"values": ["a"], "files": [str(token)]}})
+        cfg = h.job(
+            "app",
+            http=http,
+            scrape_protocols=["PrometheusText0.0.4", "OpenMetricsText1.0.0"],
+            fallback_scrape_protocol="OpenMetricsText1.0.0",
+            extra_scrape_metrics=True,
+            sample_limit=50,
+        )
+        await h.start(h.config(cfg), {"app": [e.address]})
+        await h.scrapes(e.address)
+        req = e.requests[0]
+        assert req.headers["Accept"] == (
+            "text/plain;version=0.0.4;q=0.6,"
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,*/*;q=0.4"
+        )
+        assert req.headers.getall("X-Tenant") == ["a", "from-file"]
+        assert next(iter(h.select(__name__="om_total").values())) == [(now * 1000 + 500, 1.0)]
+        got = {ls.name: s[0][1] for ls, s in h.select(instance=e.address).items()}
+        assert got["scrape_timeout_seconds"] == 0.1
+        assert got["scrape_sample_limit"] == 50
+        assert got["scrape_body_size_bytes"] == len(e.body)
+
+    scrape(scenario)
+
+
+def test_keep_dropped_targets_bounds_the_list_not_the_count(scrape: Any) -> None:
+    async def scenario(h: Any) -> None:
+        cfg = h.job(
+            "app",
+            keep_dropped_targets=2,
+            relabel_configs=[RelabelConfig(source_labels=["__address__"], regex="gone.*",
+                                           action="drop")],
+        )  # fmt: skip
+        await h.start(h.config(cfg), {"app": [f"gone{i}:1" for i in range(5)]})
+        await h.until(lambda: h.manager.targets()["droppedTargetCounts"].get("app") == 5)
+        assert len(h.manager.targets()["droppedTargets"]) == 2
 
     scrape(scenario)
