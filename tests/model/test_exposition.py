@@ -583,3 +583,22 @@ def test_edge_spellings_prometheus_accepts() -> None:
     assert list(r.values[:6]) == [math.inf, -math.inf, math.inf, 0.5, 5.0, 1e5]
     assert reg.labels[6].get("x") == "\\t"  # unknown escapes stay as written, as in Go
     assert reg.labels[7].name == "h" and r.values[7] == 1.0  # Go's lexer splits "h+1"
+
+
+@pytest.mark.parametrize(
+    ("le", "want"),
+    [
+        ("1", "1.0"),
+        ("0.0001", "0.0001"),
+        ("0.00001", "1e-05"),
+        ("123456", "123456.0"),
+        ("1234567", "1.234567e+06"),
+        ("2.5", "2.5"),
+        ("-0", "0.0"),
+        ("+inf", "+Inf"),
+        ("not-a-number", "not-a-number"),
+    ],
+)
+def test_histogram_le_spelled_like_prometheus(le: str, want: str) -> None:
+    r, reg = run(f'# TYPE h histogram\nh_bucket{{le="{le}"}} 1\n')
+    assert reg.labels[0].get("le") == want
