@@ -654,9 +654,9 @@ def _collect(
         if want is None:
             pos = np.arange(len(c.refs))
         else:
-            pos = np.searchsorted(c.refs, want)
-            pos = pos[pos < len(c.refs)]
-            pos = pos[np.isin(c.refs[pos], want)]
+            idx = np.searchsorted(c.refs, want)
+            found = c.refs[np.minimum(idx, len(c.refs) - 1)] == want
+            pos = idx[found]
         if len(pos) == 0:
             continue
         for f in np.unique(pos // FRAME_SERIES).tolist():

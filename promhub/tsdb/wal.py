@@ -27,6 +27,7 @@ import errno
 import logging
 import os
 import re
+import stat
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
@@ -272,7 +273,7 @@ class WALReader:
         ]
         for i, (path, is_cp) in enumerate(sources):
             codec = RecordCodec()
-            data = path.read_bytes()
+            data = _read_regular(path)
             good = 0
             try:
                 for end, rec in read_records(data, codec):
@@ -407,6 +408,16 @@ class WAL:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _read_regular(path: Path) -> bytes:
+    """A segment's bytes; anything but a regular file (a device, a FIFO) reads as empty."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            log.warning("WAL segment %s is not a regular file; ignoring its contents", path)
+            return b""
+        return f.read(st.st_size)
 
 
 def _fsync_dir(path: Path) -> None:
