@@ -57,7 +57,10 @@ class RelabelConfig:
     pattern: re.Pattern[str] = field(default_factory=lambda: re.compile(r"(?s:(.*))\Z"))
 
     def __post_init__(self) -> None:
-        self.pattern = re.compile(r"(?s:" + self.regex + r")\Z")
+        # Go (RE2) syntax, as in prometheus.yml; imported here to keep model free of cycles.
+        from promhub.model.relabel import compile_regex
+
+        self.pattern = compile_regex(self.regex)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from promhub.model.labels import METRIC_NAME, Labels
+from promhub.model.relabel import compile_regex
 
 
 class MatchType(enum.Enum):
@@ -30,10 +31,8 @@ class Matcher:
         t = MatchType(type)
         rx = None
         if t in (MatchType.REGEX, MatchType.NOT_REGEX):
-            try:
-                rx = re.compile(r"(?s:" + value + r")\Z")
-            except re.error as e:
-                raise ValueError(f"invalid regular expression {value!r}: {e}") from e
+            # Go (RE2) syntax translated and fully anchored, as Prometheus matches.
+            rx = compile_regex(value)
         return cls(t, name, value, rx)
 
     def matches(self, value: str) -> bool:
