@@ -15,7 +15,6 @@ series in the last scrape is a sorted int64 array of refs; the series that vanis
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 import time
@@ -183,9 +182,12 @@ class ScrapeLoop:
         #: Sorted unique refs of the series of the last scrape that are tracked for staleness.
         self._previous: Refs = previous if previous is not None else empty_refs()
         self._report_refs: Refs | None = None
+        #: (tracked refs in body order, the sorted ``_previous`` made from them).
+        self._tracked_memo: tuple[Refs, Refs] | None = None
         self._last_ts = 0
         self._last_start = 0.0
         self._body_size = 0
+        self._good_total = 0
         #: Latest metric metadata (family → Metadata) from a successful scrape.
         self.metadata: dict[str, Metadata] = {}
         # Serialises a scrape's commit with the end-of-run work of stop(): a scrape that
@@ -328,7 +330,6 @@ class ScrapeLoop:
         app = self._appendable.appender()
         total = post = added = 0
         previous = self._previous
-        cache_size = len(self.cache)
         if body is not None:
             try:
                 parsed = self._append_body(app, body, content_type, ts)
@@ -341,11 +342,11 @@ class ScrapeLoop:
                     total, post = e.args[1], e.args[2]
                 elif isinstance(e, LabelLimitError):
                     self._metrics.exceeded_label_limits.inc()
+                # Series resolved so far stay cached: Appender.ref() creates a series
+                # whether or not the batch commits, and if the storage ever forgets one,
+                # _ingest resolves everything again.
                 app.rollback()
                 app = self._appendable.appender()
-                # Refs handed out during a rolled-back scrape may never have been
-                # created; forget them (new entries are the dict's tail).
-                self._forget_since(cache_size)
         if error:
             # A failed scrape is an empty scrape: everything it had goes stale.
             self._append_stale(app, self._previous, ts)
@@ -357,11 +358,8 @@ class ScrapeLoop:
             if not isinstance(e, StorageFullError):
                 raise
             log.error("committing scrape of %s failed: %s", self.target.url, e)
-            # Nothing was stored: the previous scrape's series are still the live ones,
-            # and refs handed out for this batch may not exist.
+            # Nothing was stored: the previous scrape's series are still the live ones.
             self._previous = previous
-            self._forget_since(cache_size)
-            self._report_refs = None
             return _Outcome(error=f"storage: {e}")
         self._last_ts = ts
         m = self._metrics
@@ -371,9 +369,12 @@ class ScrapeLoop:
             m.sample_duplicate.inc(res.duplicate)
         if res.too_old:
             m.sample_out_of_bounds.inc(res.too_old)
-        if not error and len(self.cache) > 2 * total + 1000:
-            # Series churn (or a target that keeps changing its labels) would grow the
-            # cache forever; Prometheus flushes on the same heuristic.
+        if not error:
+            self._good_total = total
+        if len(self.cache) > 2 * self._good_total + 1000:
+            # Series churn (or a target that keeps changing its labels, even in scrapes
+            # that fail) would grow the cache forever; Prometheus flushes on the same
+            # heuristic: twice the last good scrape plus 1000.
             self.cache.clear()
             m.cache_flush_forced.inc()
         return _Outcome(error=error, samples=post)
@@ -401,10 +402,16 @@ class ScrapeLoop:
             tracked = refs if self.cfg.track_timestamps_staleness else refs[~explicit]
         if len(refs):
             app.append(refs, timestamps, parsed.values)
+        memo = self._tracked_memo
+        if memo is not None and memo[1] is self._previous and np.array_equal(memo[0], tracked):
+            # The usual case: the same series in the same order as last time. An O(n)
+            # comparison instead of a sort, and nothing went stale.
+            return parsed
         current = np.unique(tracked)
         stale = np.setdiff1d(self._previous, current, assume_unique=True)
         self._append_stale(app, stale, ts)
         self._previous = current
+        self._tracked_memo = (tracked, current)
         return parsed
 
     def _append_stale(self, app: Appender, refs: Refs, ts: int) -> None:
@@ -434,12 +441,6 @@ class ScrapeLoop:
             report += [self.target.timeout, self.cfg.sample_limit, self._body_size]
         values = np.array(report, dtype=np.float64)
         app.append(self._report_refs, np.array([ts], dtype=np.int64), values)
-
-    def _forget_since(self, size: int) -> None:
-        extra = len(self.cache) - size
-        if extra > 0:
-            for key in list(itertools.islice(reversed(self.cache), extra)):
-                del self.cache[key]
 
 
 def _describe(e: Exception) -> str:

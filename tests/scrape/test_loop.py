@@ -6,6 +6,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from promhub.config.model import BasicAuth, HTTPClientConfig, RelabelConfig
 from promhub.model.labels import Labels
 from promhub.model.value import is_stale
@@ -414,5 +416,42 @@ def test_keep_dropped_targets_bounds_the_list_not_the_count(scrape: Any) -> None
         await h.start(h.config(cfg), {"app": [f"gone{i}:1" for i in range(5)]})
         await h.until(lambda: h.manager.targets()["droppedTargetCounts"].get("app") == 5)
         assert len(h.manager.targets()["droppedTargets"]) == 2
+
+    scrape(scenario)
+
+
+def test_series_garbage_collected_by_the_head_is_stored_again(scrape: Any) -> None:
+    """The loop caches storage refs; when the TSDB drops an idle series the cached ref
+    dies, and the next scrape that has the series again must still store it."""
+    from prometheus_client import CollectorRegistry
+
+    from promhub.scrape.client import ScrapeClient
+    from promhub.scrape.loop import ScrapeLoop
+    from promhub.scrape.metrics import ScrapeMetrics
+    from promhub.scrape.target import targets_from_groups
+    from promhub.tsdb.head import Head
+
+    async def scenario(h: Any) -> None:
+        e = await h.exporter("a 1\nb 2\n")
+        head = Head()
+        cfg = h.job("app")
+        (t,) = targets_from_groups(cfg, [_group(e.address)]).targets
+        lp = ScrapeLoop(t, cfg, ScrapeClient(cfg), head, ScrapeMetrics(CollectorRegistry()),
+                        seed=0)  # fmt: skip
+        await lp.scrape()
+        e.body = "a 1\n"
+        await lp.scrape()
+        # Everything so far moves out of the head: b, now without samples, is collected.
+        with head.lock:
+            removed = head.truncate(head.begin_truncate(2**62), 2**62)
+        assert lbl(__name__="b", job="app", instance=e.address) in removed
+        head.min_valid_time = 0
+        e.body = "a 1\nb 3\n"
+        await lp.scrape()
+        assert t.health.value == "up", t.last_error
+        ref = head.ref(lbl(__name__="b", job="app", instance=e.address))
+        cols = head.snapshot().collect(np.array([ref], dtype=np.int64), 0, 2**62)
+        assert cols.series(0)[1].tolist() == [3.0]
+        await lp.stop(staleness=False)
 
     scrape(scenario)
