@@ -9,9 +9,15 @@ Layout, chosen for memory and for NumPy:
   with one shared timestamp (stored once) and, when a target sends the same series
   again, the very same refs array object (so a batch costs ~8 bytes per sample);
 - batches are periodically *frozen* into :class:`_Chunk` s: sorted by ref (stably, so
-  each series stays in time order) and compressed with :func:`encode_frame` in frames of
-  ``FRAME_SERIES`` series. Chunks of the same tier are merged four at a time so that frames
-  grow long enough to compress well (~1-2 B/sample instead of 8).
+  each series stays in time order) and compressed in frames of ``FRAME_SERIES`` series.
+  Chunks of the same tier are merged four at a time so that frames grow long enough to
+  compress well (~2-3 B/sample instead of 8).
+
+The head's frame codec is deliberately simpler than the block format
+(:mod:`promhub.tsdb.encoding`): it runs every minute over every active series, so it is
+one vectorised pass per frame with no per-series Python work (timestamp deltas and value
+XORs against the previous sample of the same series, byte-transposed, zstd). Blocks,
+written once per block duration, spend the extra CPU on the denser encoding.
 
 A sample belongs to the head until :meth:`Head.truncate` moves the head's lower bound past
 it (after the DB wrote it into a block). The head never holds two copies of a sample.
@@ -19,22 +25,23 @@ it (after the DB wrote it into a block). The head never holds two copies of a sa
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import zstandard
 from numpy.typing import NDArray
 
 from promhub.model.labels import METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import AppendResult, Refs, StorageError, Timestamps, Values
-from promhub.tsdb.encoding import decode_frame, encode_frame
 from promhub.tsdb.postings import MemPostings
 from promhub.tsdb.wal import WAL
 
 #: Series per compressed frame of a frozen chunk.
-FRAME_SERIES = 128
+FRAME_SERIES = 512
 #: Chunks of one tier merged into the next tier once there are this many.
 MERGE_FANIN = 4
 MAX_TIER = 3
@@ -660,14 +667,20 @@ def _collect(
         if len(pos) == 0:
             continue
         for f in np.unique(pos // FRAME_SERIES).tolist():
-            decoded = decode_frame(c.frames[f])
+            lens, ts, vals = _decode_frame(c.frames[f])
             base = f * FRAME_SERIES
-            sel = pos[(pos >= base) & (pos < base + len(decoded))] - base
-            for i in sel.tolist():
-                t, v = decoded[i]
-                p_refs.append(np.full(len(t), c.refs[base + i], dtype=np.int64))
-                p_ts.append(t)
-                p_vals.append(v)
+            frame_refs = c.refs[base : base + len(lens)]
+            if want is None:
+                p_refs.append(np.repeat(frame_refs, lens))
+                p_ts.append(ts)
+                p_vals.append(vals)
+                continue
+            keep = np.zeros(len(lens), dtype=bool)
+            keep[pos[(pos >= base) & (pos < base + len(lens))] - base] = True
+            m = np.repeat(keep, lens)
+            p_refs.append(np.repeat(frame_refs[keep], lens[keep]))
+            p_ts.append(ts[m])
+            p_vals.append(vals[m])
     live = [b for b in batches if b.maxt >= mint and b.mint <= maxt]
     if live:
         r = np.concatenate([b.refs for b in live])
@@ -701,7 +714,9 @@ def _build_chunk(cols: Columnar, mint: int, maxt: int, tier: int) -> _Chunk:
     n = len(cols.refs)
     for lo in range(0, n, FRAME_SERIES):
         hi = min(lo + FRAME_SERIES, n)
-        frames.append(encode_frame([cols.series(i) for i in range(lo, hi)]))
+        a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
+        lens = np.diff(cols.offsets[lo : hi + 1])
+        frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b]))
     return _Chunk(mint, maxt, cols.refs.copy(), tuple(frames), cols.nsamples, tier)
 
 
@@ -719,3 +734,64 @@ def _merge_chunks(group: Sequence[_Chunk], tier: int) -> _Chunk:
         total += cols.nsamples
         frames.extend(_build_chunk(cols, mint, maxt, tier).frames)
     return _Chunk(mint, maxt, refs, tuple(frames), total, tier)
+
+
+_FRAME_HEAD = struct.Struct("<II")
+_ZC = threading.local()
+
+
+def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    # zstandard contexts are not thread-safe; freezing and queries run on several threads.
+    pair = getattr(_ZC, "pair", None)
+    if pair is None:
+        pair = (zstandard.ZstdCompressor(level=3), zstandard.ZstdDecompressor())
+        _ZC.pair = pair
+    return pair
+
+
+def _starts(lens: Refs) -> NDArray[np.bool_]:
+    """Mask of the first sample of each series in a CSR array (lens all > 0)."""
+    first = np.zeros(int(lens.sum()), dtype=bool)
+    first[np.concatenate(([0], np.cumsum(lens)[:-1]))] = True
+    return first
+
+
+def _shuffle8(a: NDArray[np.uint64]) -> bytes:
+    return a.view(np.uint8).reshape(-1, 8).T.tobytes()
+
+
+def _unshuffle8(b: bytes, n: int) -> NDArray[np.uint64]:
+    planes = np.frombuffer(b, dtype=np.uint8, count=8 * n).reshape(8, n)
+    return np.ascontiguousarray(planes.T).view(np.uint64).reshape(n)
+
+
+def _encode_frame(lens: Refs, ts: Timestamps, vals: Values) -> bytes:
+    """Series lengths, then timestamp deltas and value XORs per series, transposed, zstd."""
+    n = len(ts)
+    first = _starts(lens)
+    dt = np.diff(ts, prepend=np.int64(0))
+    dt[first] = ts[first]  # each series starts from an absolute timestamp
+    bits = vals.view(np.uint64)
+    x = bits.copy()
+    x[1:] ^= bits[:-1]
+    x[first] = bits[first]
+    body = lens.astype(np.uint32).tobytes() + _shuffle8(dt.view(np.uint64)) + _shuffle8(x)
+    return _FRAME_HEAD.pack(len(lens), n) + _zstd()[0].compress(body)
+
+
+def _decode_frame(data: bytes) -> tuple[Refs, Timestamps, Values]:
+    nseries, n = _FRAME_HEAD.unpack_from(data)
+    body = _zstd()[1].decompress(data[_FRAME_HEAD.size :])
+    lens = np.frombuffer(body, dtype=np.uint32, count=nseries).astype(np.int64)
+    off = 4 * nseries
+    dt = _unshuffle8(body[off : off + 8 * n], n).view(np.int64)
+    x = _unshuffle8(body[off + 8 * n : off + 16 * n], n)
+    ends = np.cumsum(lens)
+    before = ends - lens - 1  # index of the sample before each series' first
+    cs = np.cumsum(dt)
+    base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
+    ts = cs - np.repeat(base, lens)
+    px = np.bitwise_xor.accumulate(x) if n else x
+    xbase = np.where(before >= 0, px[np.maximum(before, 0)], np.uint64(0))
+    vals = (px ^ np.repeat(xbase, lens)).view(np.float64)
+    return lens, ts, vals
