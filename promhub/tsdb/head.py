@@ -55,7 +55,7 @@ class UnknownSeriesError(StorageError):
     """An append used a ref this head never handed out, or one garbage-collected since."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Batch:
     refs: Refs
     ts: Timestamps  # length 1 when shared by all samples
@@ -67,7 +67,7 @@ class _Batch:
         return np.broadcast_to(self.ts, self.refs.shape) if len(self.ts) == 1 else self.ts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Chunk:
     """Frozen head samples of a time span: refs sorted, frames of FRAME_SERIES series."""
 
@@ -154,6 +154,7 @@ class Head:
         self._postings = MemPostings()
         self._last_ts = np.full(1024, NO_TS, dtype=np.int64)
         self._last_bits = np.zeros(1024, dtype=np.uint64)
+        self._alive = np.zeros(1024, dtype=bool)
         self._unlogged: list[int] = []
         self._chunks: list[_Chunk] = []
         self._batches: list[_Batch] = []
@@ -193,6 +194,8 @@ class Head:
             self._last_bits = np.concatenate(
                 [self._last_bits, np.zeros(n - len(self._last_bits), dtype=np.uint64)]
             )
+            self._alive = np.concatenate([self._alive, np.zeros(n - len(self._alive), bool)])
+        self._alive[ref] = True
         self.counters.series_created += 1
         return ref
 
@@ -258,12 +261,9 @@ class Head:
             if n and (int(refs.min()) < 0 or int(refs.max()) >= len(self._labels)):
                 bad = refs[(refs < 0) | (refs >= len(self._labels))][0]
                 raise UnknownSeriesError(f"append: unknown series ref {int(bad)}")
-            if n:
-                known = np.fromiter(
-                    (self._labels[r] is not None for r in np.unique(refs).tolist()), dtype=bool
-                )
-                if not known.all():
-                    raise UnknownSeriesError("append: series ref was garbage-collected")
+            if n and not self._alive[refs].all():
+                bad = int(refs[~self._alive[refs]][0])
+                raise UnknownSeriesError(f"append: series ref {bad} was garbage-collected")
             accept, res = self._judge(refs, ts, vals) if n else (np.zeros(0, bool), res)
             a_refs = refs[accept]
             a_vals = vals[accept]
@@ -339,20 +339,26 @@ class Head:
             baseline = init_ts
             base_bits = init_bits
         else:
-            lo = int(min(st.min(), init_ts.clip(min=int(st.min()) - 1).min()))
-            span = int(st.max()) - lo + 1
+            has_init = init_ts != NO_TS
+            lo = int(st.min())
+            hi = int(st.max())
+            if has_init.any():
+                lo = min(lo, int(init_ts[has_init].min()))
+                hi = max(hi, int(init_ts.max()))
+            lo -= 1  # `lo` itself stands for "no earlier sample"
+            span = hi - lo + 1
             if span * int(gid[-1] + 1) >= 2**62:
                 raise ValueError("append: timestamp range of one batch is too wide")
             key = gid * span + (st - lo)
             key[old] = np.iinfo(np.int64).min  # too-old samples do not move the baseline
             prev = np.empty(n, dtype=np.int64)
             prev[1:] = key[:-1]
-            seed = gid * span + (np.maximum(init_ts, lo - 1) - lo)
+            seed = gid * span + (np.maximum(init_ts, lo) - lo)
             prev[start] = seed[start]
             # Rejected samples are <= the baseline, so folding them in changes nothing.
             pm = np.maximum.accumulate(np.maximum(prev, seed))
             baseline = pm - gid * span + lo
-            baseline = np.where(baseline < lo, init_ts, baseline)
+            baseline = np.where(baseline == lo, init_ts, baseline)
             accepted0 = (st > baseline) & ~old
             idx = np.where(accepted0, np.arange(n), -1)
             last = np.empty(n, dtype=np.int64)
@@ -542,6 +548,7 @@ class Head:
             del self._by_labels[ls]
             self._labels[r] = None
             self._last_ts[r] = NO_TS
+            self._alive[r] = False
         self.counters.series_removed += len(dead)
         return removed
 

@@ -14,7 +14,7 @@ import pytest
 from promhub.model.labels import Labels
 from promhub.model.matcher import parse_selector
 from promhub.storage.interface import MAX_TIME, MIN_TIME
-from promhub.tsdb import DB, DataDirError
+from promhub.tsdb import DB, DataDirError, UnknownSeriesError
 
 MIN = 60_000  # a one-minute block duration keeps these tests small
 
@@ -230,3 +230,28 @@ def test_stats_report_head_and_cardinality(tmp_path: Path) -> None:
             "prometheus_tsdb_wal_corruptions_total 0.0",
         ):
             assert name in text, name
+
+
+def test_series_without_samples_are_garbage_collected_at_truncation(tmp_path: Path) -> None:
+    with DB.open(tmp_path, min_block_duration_ms=MIN) as db:
+        app = db.appender()
+        gone = Labels.from_dict({"__name__": "gone"})
+        r_gone = app.ref(gone)
+        app.append(np.array([r_gone]), np.array([0]), np.array([1.0]))
+        app.commit()
+        _fill(db, 0, 5 * MIN)  # `gone` gets no samples after t=0
+        db.maintain()
+        assert db.stats().head_series == 20
+        assert "prometheus_tsdb_head_series_removed_total 1.0" in _metrics(db)
+        # Its old samples are still served from the block ...
+        assert _series(db, "gone") == {"": [0]}
+        # ... a stale ref is refused by name, and asking again yields a working ref.
+        app.append(np.array([r_gone]), np.array([5 * MIN]), np.array([1.0]))
+        with pytest.raises(UnknownSeriesError, match=str(r_gone)):
+            app.commit()
+        r_new = app.ref(gone)
+        assert r_new != r_gone
+        app.append(np.array([r_new]), np.array([5 * MIN]), np.array([2.0]))
+        assert app.commit().appended == 1
+    with DB.open(tmp_path, min_block_duration_ms=MIN) as db:
+        assert _series(db, "gone") == {"": [0, 5 * MIN]}

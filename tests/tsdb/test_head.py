@@ -72,14 +72,19 @@ def _metrics(db: DB) -> str:
     return generate_latest(reg).decode()
 
 
-def _reference(batches: list[list[tuple[int, int, float]]]) -> tuple[dict[int, list], list]:
+def _reference(
+    batches: list[list[tuple[int, int, float]]], min_valid: int
+) -> tuple[dict[int, list], list]:
     """Append one sample at a time, as the rules are written."""
     last: dict[int, tuple[int, int]] = {}
     data: dict[int, list] = {}
     results = []
     for batch in batches:
-        ok = dup = ooo = 0
+        ok = dup = ooo = old = 0
         for ref, t, v in batch:
+            if t < min_valid:
+                old += 1
+                continue
             bits = np.float64(v).view(np.uint64)
             lt = last.get(ref)
             if lt is None or t > lt[0]:
@@ -91,7 +96,7 @@ def _reference(batches: list[list[tuple[int, int, float]]]) -> tuple[dict[int, l
                     dup += 1
             else:
                 ooo += 1
-        results.append((ok, dup, ooo))
+        results.append((ok, dup, ooo, old))
     return data, results
 
 
@@ -105,10 +110,11 @@ def _reference(batches: list[list[tuple[int, int, float]]]) -> tuple[dict[int, l
         ),
         min_size=1,
         max_size=5,
-    )
+    ),
+    st.integers(0, 2),
 )
-def test_vectorised_rules_match_one_by_one_appends(batches: list) -> None:
-    head = Head()
+def test_vectorised_rules_match_one_by_one_appends(batches: list, min_valid: int) -> None:
+    head = Head(min_valid_time=min_valid)
     refs = [head.ref(_ls(i=str(i))) for i in range(4)]
     results = []
     for batch in batches:
@@ -117,9 +123,9 @@ def test_vectorised_rules_match_one_by_one_appends(batches: list) -> None:
             np.array([x[1] for x in batch]),
             np.array([x[2] for x in batch]),
         )
-        results.append((r.appended, r.duplicate, r.out_of_order))
+        results.append((r.appended, r.duplicate, r.out_of_order, r.too_old))
         head.freeze()
-    want, want_results = _reference(batches)
+    want, want_results = _reference(batches, min_valid)
     assert results == want_results
     cols = head.snapshot().collect(np.array(refs), MIN_TIME, MAX_TIME)
     got = {
