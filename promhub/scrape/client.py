@@ -12,15 +12,17 @@ import asyncio
 import base64
 import ssl
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote_plus, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
 
 from promhub import __version__
-from promhub.config.model import ConfigError, HTTPClientConfig, ScrapeConfig, TLSConfig
+from promhub.config.model import ConfigError, HTTPClientConfig, OAuth2, ScrapeConfig, TLSConfig
 from promhub.model.exposition import SCRAPE_ACCEPT_HEADER
 from promhub.scrape.errors import BodySizeLimitError, FetchError
 
@@ -94,13 +96,15 @@ def ssl_context(tls: TLSConfig, job: str) -> ssl.SSLContext:
     if tls.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    if tls.min_version:
-        try:
-            ctx.minimum_version = _TLS_VERSIONS[tls.min_version]
-        except KeyError:
-            raise ConfigError(
-                f"unknown TLS version {tls.min_version!r}", field=field + ".min_version"
-            ) from None
+    for name, version in (("min_version", tls.min_version), ("max_version", tls.max_version)):
+        if not version:
+            continue
+        if version not in _TLS_VERSIONS:
+            raise ConfigError(f"unknown TLS version {version!r}", field=f"{field}.{name}")
+        if name == "min_version":
+            ctx.minimum_version = _TLS_VERSIONS[version]
+        else:
+            ctx.maximum_version = _TLS_VERSIONS[version]
     return ctx
 
 
@@ -110,6 +114,52 @@ class Response:
 
     body: bytes
     content_type: str
+
+
+class OAuth2Token:
+    """OAuth 2.0 client-credentials tokens for ``oauth2:``, fetched when needed and
+    reused until shortly before they expire."""
+
+    def __init__(self, cfg: OAuth2, job: str) -> None:
+        self._cfg = cfg
+        self._ssl = ssl_context(cfg.tls_config, job)
+        self._token = ""
+        self._expires = 0.0
+
+    async def get(self, session: aiohttp.ClientSession) -> str:
+        if self._token and time.monotonic() < self._expires:
+            return self._token
+        cfg = self._cfg
+        secret = cfg.client_secret
+        if cfg.client_secret_file:
+            secret = _read_secret(cfg.client_secret_file, "client_secret_file")
+        form = {"grant_type": "client_credentials", **cfg.endpoint_params}
+        if cfg.scopes:
+            form["scope"] = " ".join(cfg.scopes)
+        try:
+            async with session.post(
+                cfg.token_url,
+                data=form,
+                # golang.org/x/oauth2 form-escapes both parts inside the Basic header.
+                headers={"Authorization": _basic(quote_plus(cfg.client_id), quote_plus(secret))},
+                ssl=self._ssl,
+                proxy=cfg.proxy_url or None,
+                timeout=aiohttp.ClientTimeout(total=30),
+            ) as resp:
+                doc = await resp.json(content_type=None)
+                if resp.status != 200 or not isinstance(doc, dict) or "access_token" not in doc:
+                    raise FetchError(
+                        f"oauth2: cannot fetch token from {cfg.token_url}: "
+                        f"HTTP {resp.status} {str(doc)[:200]}"
+                    )
+        except (aiohttp.ClientError, OSError, ValueError, TimeoutError) as e:
+            raise FetchError(f"oauth2: cannot fetch token from {cfg.token_url}: {e}") from e
+        self._token = str(doc["access_token"])
+        expires_in = float(doc.get("expires_in") or 3600)
+        # Renew a little early, as golang.org/x/oauth2 does, so no scrape sends a token
+        # that expires in flight.
+        self._expires = time.monotonic() + max(0.0, expires_in - 10)
+        return self._token
 
 
 class ScrapeClient:
@@ -127,6 +177,8 @@ class ScrapeClient:
         self._body_size_limit = cfg.body_size_limit
         self._ssl = ssl_context(cfg.http.tls_config, cfg.job_name)
         self._session: aiohttp.ClientSession | None = None
+        oauth = cfg.http.oauth2
+        self._oauth2 = OAuth2Token(oauth, cfg.job_name) if oauth is not None else None
 
     def _headers(self, timeout: float) -> CIMultiDict[str]:
         h: CIMultiDict[str] = CIMultiDict()
@@ -153,8 +205,7 @@ class ScrapeClient:
                 username = _read_secret(ba.username_file, "username_file")
             if ba.password_file:
                 password = _read_secret(ba.password_file, "password_file")
-            token = base64.b64encode(f"{username}:{password}".encode()).decode()
-            h["Authorization"] = f"Basic {token}"
+            h["Authorization"] = _basic(username, password)
         auth = self._http.authorization
         if auth is not None:
             creds = auth.credentials
@@ -170,15 +221,19 @@ class ScrapeClient:
                 connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0),
                 # The client never keeps cookies between scrapes, as Prometheus' doesn't.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=self._http.proxy_from_environment,
             )
         tls = self._http.tls_config
+        headers = self._headers(timeout)
+        if self._oauth2 is not None:
+            headers["Authorization"] = f"Bearer {await self._oauth2.get(self._session)}"
         try:
             async with self._session.get(
                 url,
-                headers=self._headers(timeout),
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=self._http.follow_redirects,
-                proxy=self._http.proxy_url or None,
+                proxy=self._proxy_for(url),
                 server_hostname=tls.server_name or None,
             ) as resp:
                 if resp.status != 200:
@@ -194,6 +249,19 @@ class ScrapeClient:
             ) from None
         except (aiohttp.ClientError, OSError, ValueError) as e:
             raise FetchError(f'Get "{url}": {e}') from e
+
+    def _proxy_for(self, url: str) -> str | None:
+        proxy = self._http.proxy_url
+        if not proxy or not self._http.no_proxy:
+            return proxy or None
+        host = (urlsplit(url).hostname or "").lower()
+        for entry in self._http.no_proxy.split(","):
+            # Go's http.ProxyFromEnvironment rules, simplified: exact host, or a domain
+            # suffix (with or without the leading dot).
+            e = entry.strip().lower().lstrip(".")
+            if e and (e == "*" or host == e or host.endswith("." + e)):
+                return None
+        return proxy
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         limit = self._body_size_limit
@@ -216,6 +284,10 @@ class ScrapeClient:
             await session.close()
             # Let the connector's transports close before the loop may go away.
             await asyncio.sleep(0)
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def _read_secret(path: str, what: str) -> str:

@@ -28,7 +28,3 @@ class LabelLimitError(ScrapeError):
 
 class InvalidSeriesError(ScrapeError):
     """A series has no metric name or an invalid label name after relabeling."""
-
-
-class TargetLimitError(ScrapeError):
-    """The pool has more targets than ``target_limit``; none of its targets are scraped."""

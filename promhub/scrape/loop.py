@@ -255,6 +255,10 @@ class ScrapeLoop:
                 self._body_size = -1
             except ScrapeError as e:
                 error = str(e)
+            except Exception as e:
+                # A bug, not the target's fault; still report it where users look.
+                log.exception("scraping %s failed unexpectedly", self.target.url)
+                error = f"unexpected error: {e!r}"
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
             self._executor, self._ingest, body, content_type, ts, error, start

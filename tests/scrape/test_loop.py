@@ -455,3 +455,57 @@ def test_series_garbage_collected_by_the_head_is_stored_again(scrape: Any) -> No
         await lp.stop(staleness=False)
 
     scrape(scenario)
+
+
+def test_bearer_credentials_file_and_oauth2_client_credentials(scrape: Any, tmp_path: Any) -> None:
+    from aiohttp import web
+
+    from promhub.config.model import Authorization, OAuth2
+
+    async def scenario(h: Any) -> None:
+        tokens_issued: list[dict[str, str]] = []
+
+        async def token(request: web.Request) -> web.Response:
+            form = dict(await request.post())
+            tokens_issued.append({**form, "auth": request.headers.get("Authorization", "")})
+            return web.json_response({"access_token": "tok-1", "token_type": "bearer",
+                                      "expires_in": 3600})  # fmt: skip
+
+        async def metrics(request: web.Request) -> web.Response:
+            if request.headers.get("Authorization") not in ("Bearer tok-1", "Bearer file-tok"):
+                return web.Response(status=403)
+            return web.Response(text="protected 1\n")
+
+        app = web.Application()
+        app.router.add_post("/token", token)
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        address = f"127.0.0.1:{runner.addresses[0][1]}"
+        creds = tmp_path / "creds"
+        creds.write_text("file-tok\n")
+        oauth = OAuth2(client_id="id", client_secret="sec", scopes=["read", "write"],
+                       token_url=f"http://{address}/token")  # fmt: skip
+        cfg = h.config(
+            h.job("oauth", http=HTTPClientConfig(oauth2=oauth)),
+            h.job("bearer", http=HTTPClientConfig(
+                authorization=Authorization(credentials_file=str(creds)))),
+        )  # fmt: skip
+        try:
+            await h.start(cfg, {"oauth": [address], "bearer": [address]})
+            await h.until(lambda: len(h.select(__name__="protected")) == 2)
+            await h.until(lambda: len(h.select(__name__="up", job="oauth")) == 1)
+            await h.until(
+                lambda: len(next(iter(h.select(job="oauth", __name__="up").values()))) >= 3
+            )
+            # One token serves many scrapes.
+            assert len(tokens_issued) == 1
+            assert tokens_issued[0]["grant_type"] == "client_credentials"
+            assert tokens_issued[0]["scope"] == "read write"
+            assert tokens_issued[0]["auth"].startswith("Basic ")
+        finally:
+            await h.stop()
+            await runner.cleanup()
+
+    scrape(scenario)
