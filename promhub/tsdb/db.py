@@ -19,6 +19,7 @@ Prometheus' figure; compaction still produces long blocks on disk.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -54,7 +55,7 @@ DEFAULT_RETENTION_MS = 15 * 24 * 60 * MINUTE_MS
 MAX_BLOCK_DURATION_MS = 31 * 24 * 60 * MINUTE_MS
 _ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 #: Series per label-ordered window when cutting the head (bounds memory of the cut).
-_CUT_WINDOW = 8192
+_CUT_WINDOW = 2048
 
 
 class DataDirError(StorageError, OSError):
@@ -296,6 +297,7 @@ class DB:
             if self.wal is not None:
                 with self.head.lock:
                     self.wal.sync()
+            _release_free_memory()
 
     def _cut_head(self) -> None:
         d = self.min_block_duration_ms
@@ -322,11 +324,12 @@ class DB:
             meta = write_block(self.path, _head_series(snap, series, mint, end - 1), mint, end)
             block = Block.open(self.path / meta.ulid)
             self.counters.compactions += 1
+        kept = self.head.prepare_truncate(snap, end)
         with self.head.lock:
             if block is not None:
                 self._blocks.append(block)
                 self._blocks.sort(key=lambda b: b.meta.min_time)
-            self.head.truncate(snap, end)
+            self.head.truncate(snap, kept)
             if self.wal is None:
                 return
             upto = self.wal.rotate()
@@ -492,6 +495,26 @@ class DB:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _release_free_memory() -> None:
+    """Give freed heap pages back to the OS after maintenance's large temporaries.
+
+    glibc raises its mmap threshold after big frees, so NumPy temporaries of a freeze or
+    a head cut end up on the heap and RSS would stay at the peak; ``malloc_trim`` undoes
+    that. Elsewhere (musl, macOS) it is simply not available.
+    """
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
 
 
 def _head_series(

@@ -69,17 +69,71 @@ class _Batch:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Chunk:
-    """Frozen head samples of a time span: refs sorted, frames of FRAME_SERIES series."""
+    """Frozen head samples of a time span, compressed in frames.
+
+    Series are laid out in *label order*, the order a block is written in, so that cutting
+    the head into a block reads each frame once; ``sorted_refs``/``sorted_pos`` find a ref.
+    """
 
     mint: int
     maxt: int
-    refs: Refs
+    refs: Refs  # in frame (label) order
+    frame_starts: Refs  # index in ``refs`` of each frame's first series, then len(refs)
     frames: tuple[bytes, ...]
     nsamples: int
     tier: int
+    sorted_refs: Refs
+    sorted_pos: Refs
 
     def nbytes(self) -> int:
-        return sum(len(f) for f in self.frames) + self.refs.nbytes
+        arrays = self.refs.nbytes + self.sorted_refs.nbytes + self.sorted_pos.nbytes
+        return sum(len(f) for f in self.frames) + arrays
+
+    def positions(self, want: Refs) -> Refs:
+        """Positions in :attr:`refs` of the (sorted) refs ``want`` present here."""
+        idx = np.searchsorted(self.sorted_refs, want)
+        found = self.sorted_refs[np.minimum(idx, len(self.sorted_refs) - 1)] == want
+        pos: Refs = self.sorted_pos[idx[found]]
+        return pos
+
+
+class _ChunkBuilder:
+    """Accumulates label-ordered series into frames of at most FRAME_SERIES series."""
+
+    def __init__(self) -> None:
+        self.refs: list[Refs] = []
+        self.starts: list[int] = []
+        self.frames: list[bytes] = []
+        self.n = 0
+        self.samples = 0
+
+    def add(self, cols: Columnar) -> None:
+        for lo in range(0, len(cols.refs), FRAME_SERIES):
+            hi = min(lo + FRAME_SERIES, len(cols.refs))
+            a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
+            lens = np.diff(cols.offsets[lo : hi + 1])
+            self.frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b]))
+            self.starts.append(self.n)
+            self.n += hi - lo
+            self.samples += b - a
+        self.refs.append(cols.refs)
+
+    def chunk(self, mint: int, maxt: int, tier: int) -> _Chunk | None:
+        if not self.n:
+            return None
+        refs = np.concatenate(self.refs)
+        order = np.argsort(refs)
+        return _Chunk(
+            mint,
+            maxt,
+            refs,
+            np.array([*self.starts, self.n], dtype=np.int64),
+            tuple(self.frames),
+            self.samples,
+            tier,
+            refs[order],
+            order.astype(np.int64),
+        )
 
 
 @dataclass(slots=True)
@@ -163,6 +217,8 @@ class Head:
         self._min_time = NO_TS
         self._max_time = NO_TS
         self._refs_cache: dict[tuple[int, int], Refs] = {}
+        self._rank = _EMPTY_I
+        self._rank_key = (-1, -1)
 
     # -- series ---------------------------------------------------------------------
 
@@ -443,6 +499,20 @@ class Head:
 
     # -- freezing -------------------------------------------------------------------
 
+    def _label_rank(self) -> Refs:
+        """Position of every live ref in label order (cached until the series change)."""
+        with self.lock:
+            key = (len(self._labels), self.counters.series_removed)
+            if self._rank_key == key:
+                return self._rank
+            pairs = [(ls, r) for r, ls in enumerate(self._labels) if ls is not None]
+        pairs.sort()
+        rank = np.full(key[0], np.iinfo(np.int64).max, dtype=np.int64)
+        rank[np.fromiter((r for _, r in pairs), np.int64, len(pairs))] = np.arange(len(pairs))
+        with self.lock:
+            self._rank, self._rank_key = rank, key
+        return rank
+
     def freeze(self) -> None:
         """Compress the raw batches into a chunk and merge chunks tier by tier.
 
@@ -452,10 +522,13 @@ class Head:
         with self.lock:
             batches = list(self._batches)
         if batches:
+            rank = self._label_rank()
             mint = min(b.mint for b in batches)
             maxt = max(b.maxt for b in batches)
-            cols = _collect([], batches, None, mint, maxt)
-            chunk = _build_chunk(cols, mint, maxt, 0)
+            builder = _ChunkBuilder()
+            builder.add(_reorder(_collect([], batches, None, mint, maxt), rank))
+            chunk = builder.chunk(mint, maxt, 0)
+            assert chunk is not None
             with self.lock:
                 assert self._batches[: len(batches)] == batches
                 self._batches = self._batches[len(batches) :]
@@ -473,10 +546,12 @@ class Head:
             pos = chunks.index(group[0])
             if chunks[pos : pos + MERGE_FANIN] != group:
                 continue  # not adjacent; leave them
-            merged = _merge_chunks(group, tier + 1)
+            mint = min(c.mint for c in group)
+            maxt = max(c.maxt for c in group)
+            merged = _rewrite(group, self._label_rank(), mint, maxt, tier + 1)
             with self.lock:
                 i = self._chunks.index(group[0])
-                self._chunks[i : i + MERGE_FANIN] = [merged]
+                self._chunks[i : i + MERGE_FANIN] = [merged] if merged else []
 
     # -- truncation -----------------------------------------------------------------
 
@@ -486,20 +561,17 @@ class Head:
             self.min_valid_time = max(self.min_valid_time, t)
             return HeadSnapshot(list(self._chunks), list(self._batches))
 
-    def truncate(self, snap: HeadSnapshot, t: int) -> list[Labels]:
-        """Drop samples before ``t`` (now in a block) and garbage-collect empty series.
-
-        Must be called with :attr:`lock` held by the caller together with publishing the
-        block, so that no query sees a sample twice or not at all. Returns removed series.
-        """
+    def prepare_truncate(self, snap: HeadSnapshot, t: int) -> HeadSnapshot:
+        """The part of ``snap`` at or after ``t``, rebuilt where needed (no lock held)."""
+        rank = self._label_rank()
         kept_chunks: list[_Chunk] = []
         for c in snap.chunks:
             if c.mint >= t:
                 kept_chunks.append(c)
             elif c.maxt >= t:
-                cols = _collect([c], [], None, t, c.maxt)
-                if cols.nsamples:
-                    kept_chunks.append(_build_chunk(cols, t, c.maxt, c.tier))
+                rebuilt = _rewrite([c], rank, t, c.maxt, c.tier)
+                if rebuilt is not None:
+                    kept_chunks.append(rebuilt)
         kept_batches: list[_Batch] = []
         for b in snap.batches:
             if b.mint >= t:
@@ -508,11 +580,19 @@ class Head:
                 m = b.full_ts() >= t
                 ts = b.ts if len(b.ts) == 1 else b.ts[m]
                 kept_batches.append(_Batch(b.refs[m], ts, b.vals[m], t, b.maxt))
+        return HeadSnapshot(kept_chunks, kept_batches)
+
+    def truncate(self, snap: HeadSnapshot, kept: HeadSnapshot) -> list[Labels]:
+        """Replace the data of ``snap`` by ``kept`` and garbage-collect empty series.
+
+        The caller holds :attr:`lock` while publishing the block that now holds the rest,
+        so that no query sees a sample twice or not at all. Returns the removed series.
+        """
         with self.lock:
             assert self._chunks == snap.chunks
             assert self._batches[: len(snap.batches)] == snap.batches
-            self._chunks = kept_chunks
-            self._batches = kept_batches + self._batches[len(snap.batches) :]
+            self._chunks = kept.chunks
+            self._batches = kept.batches + self._batches[len(snap.batches) :]
             self._refs_cache.clear()
             self._raw_samples = sum(len(b.refs) for b in self._batches)
             self._num_samples = self._raw_samples + sum(c.nsamples for c in self._chunks)
@@ -563,13 +643,10 @@ class Head:
             part = series[i : i + 10_000]
             yield codec.encode_series([r for r, _ in part], [ls for _, ls in part])
         for c in snap.chunks:
-            cols = _collect([c], [], None, c.mint, c.maxt)
-            for lo in range(0, len(cols.refs), 4096):
-                hi = min(lo + 4096, len(cols.refs))
-                a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
-                lens = np.diff(cols.offsets[lo : hi + 1])
-                refs = np.repeat(cols.refs[lo:hi], lens)
-                rec, r, bits = codec.encode_samples(refs, cols.ts[a:b], cols.vals[a:b])
+            for f, data in enumerate(c.frames):
+                lens, ts, vals = _decode_frame(data)
+                refs = np.repeat(c.refs[c.frame_starts[f] : c.frame_starts[f + 1]], lens)
+                rec, r, bits = codec.encode_samples(refs, ts, vals)
                 codec.advance(r, bits)
                 yield rec
         for bt in snap.batches:
@@ -665,17 +742,13 @@ def _collect(
     for c in chunks:
         if c.maxt < mint or c.mint > maxt:
             continue
-        if want is None:
-            pos = np.arange(len(c.refs))
-        else:
-            idx = np.searchsorted(c.refs, want)
-            found = c.refs[np.minimum(idx, len(c.refs) - 1)] == want
-            pos = idx[found]
+        pos = np.arange(len(c.refs)) if want is None else c.positions(want)
         if len(pos) == 0:
             continue
-        for f in np.unique(pos // FRAME_SERIES).tolist():
+        frame_of = np.searchsorted(c.frame_starts, pos, side="right") - 1
+        for f in np.unique(frame_of).tolist():
             lens, ts, vals = _decode_frame(c.frames[f])
-            base = f * FRAME_SERIES
+            base = int(c.frame_starts[f])
             frame_refs = c.refs[base : base + len(lens)]
             if want is None:
                 p_refs.append(np.repeat(frame_refs, lens))
@@ -683,7 +756,7 @@ def _collect(
                 p_vals.append(vals)
                 continue
             keep = np.zeros(len(lens), dtype=bool)
-            keep[pos[(pos >= base) & (pos < base + len(lens))] - base] = True
+            keep[pos[frame_of == f] - base] = True
             m = np.repeat(keep, lens)
             p_refs.append(np.repeat(frame_refs[keep], lens[keep]))
             p_ts.append(ts[m])
@@ -716,31 +789,29 @@ def _collect(
     return Columnar(uniq, offsets, ts, vals)
 
 
-def _build_chunk(cols: Columnar, mint: int, maxt: int, tier: int) -> _Chunk:
-    frames = []
-    n = len(cols.refs)
-    for lo in range(0, n, FRAME_SERIES):
-        hi = min(lo + FRAME_SERIES, n)
-        a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
-        lens = np.diff(cols.offsets[lo : hi + 1])
-        frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b]))
-    return _Chunk(mint, maxt, cols.refs.copy(), tuple(frames), cols.nsamples, tier)
+def _reorder(cols: Columnar, rank: Refs) -> Columnar:
+    """The same series, permuted into label order (a vectorised CSR gather)."""
+    order = np.argsort(rank[cols.refs], kind="stable")
+    lens = np.diff(cols.offsets)[order]
+    starts = cols.offsets[:-1][order]
+    new_offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    idx = np.repeat(starts - new_offsets[:-1], lens) + np.arange(int(new_offsets[-1]))
+    return Columnar(cols.refs[order], new_offsets, cols.ts[idx], cols.vals[idx])
 
 
-def _merge_chunks(group: Sequence[_Chunk], tier: int) -> _Chunk:
-    """One chunk from adjacent ones, decoded a window of refs at a time (bounded memory)."""
+#: Series decoded at once when merging or rebuilding chunks (bounds peak memory).
+_REWRITE_WINDOW = FRAME_SERIES * 4
+
+
+def _rewrite(group: Sequence[_Chunk], rank: Refs, mint: int, maxt: int, tier: int) -> _Chunk | None:
+    """One chunk with the samples of ``group`` in ``[mint, maxt]``, a window at a time."""
     refs = np.unique(np.concatenate([c.refs for c in group]))
-    mint = min(c.mint for c in group)
-    maxt = max(c.maxt for c in group)
-    frames: list[bytes] = []
-    total = 0
-    window = FRAME_SERIES * 32
-    for lo in range(0, len(refs), window):
-        want = refs[lo : lo + window]
-        cols = _collect(group, [], want, mint, maxt)
-        total += cols.nsamples
-        frames.extend(_build_chunk(cols, mint, maxt, tier).frames)
-    return _Chunk(mint, maxt, refs, tuple(frames), total, tier)
+    refs = refs[np.argsort(rank[refs], kind="stable")]
+    builder = _ChunkBuilder()
+    for lo in range(0, len(refs), _REWRITE_WINDOW):
+        want = np.sort(refs[lo : lo + _REWRITE_WINDOW])
+        builder.add(_reorder(_collect(group, [], want, mint, maxt), rank))
+    return builder.chunk(mint, maxt, tier)
 
 
 _FRAME_HEAD = struct.Struct("<II")
