@@ -509,3 +509,27 @@ def test_bearer_credentials_file_and_oauth2_client_credentials(scrape: Any, tmp_
             await runner.cleanup()
 
     scrape(scenario)
+
+
+def test_honor_timestamps_and_track_timestamps_staleness(scrape: Any) -> None:
+    async def scenario(h: Any) -> None:
+        body = "explicit 3 1000\n"
+        ignore = await h.exporter(body)
+        track = await h.exporter(body)
+        cfg = h.config(
+            h.job("ignore", honor_timestamps=False),
+            h.job("track", track_timestamps_staleness=True),
+        )
+        await h.start(cfg, {"ignore": [ignore.address], "track": [track.address]})
+        await h.scrapes(ignore.address, 2)
+        await h.scrapes(track.address)
+        # honor_timestamps: false stamps the sample with the scrape time instead.
+        (samples,) = h.select(__name__="explicit", job="ignore").values()
+        ups = next(iter(h.select(__name__="up", job="ignore").values()))
+        assert [ts for ts, _ in samples][:2] == [ts for ts, _ in ups][:2]
+        # track_timestamps_staleness: a vanished explicit-timestamp series gets a marker.
+        track.body = "other 1\n"
+        await h.until(lambda: is_stale(
+            next(iter(h.select(__name__="explicit", job="track").values()))[-1][1]))  # fmt: skip
+
+    scrape(scenario)
