@@ -8,10 +8,11 @@ Layout, chosen for memory and for NumPy:
 - committed samples as *batches* ``(refs, timestamps, values)``: a scrape is one batch
   with one shared timestamp (stored once) and, when a target sends the same series
   again, the very same refs array object (so a batch costs ~8 bytes per sample);
-- batches are periodically *frozen* into :class:`_Chunk` s: sorted by ref (stably, so
-  each series stays in time order) and compressed in frames of ``FRAME_SERIES`` series.
-  Chunks of the same tier are merged four at a time so that frames grow long enough to
-  compress well (~2-3 B/sample instead of 8).
+- batches are *frozen* (by :meth:`Head.freeze`, every maintenance run) into
+  :class:`_Chunk` s: grouped per series (a stable sort, so each series stays in time
+  order), laid out in label order (the order a block is written in) and compressed in
+  frames of ``FRAME_SERIES`` series. Chunks of the same tier are merged four at a time so
+  that frames grow long enough to compress well (~2 B/sample instead of 8).
 
 The head's frame codec is deliberately simpler than the block format
 (:mod:`promhub.tsdb.encoding`): it runs every minute over every active series, so it is
@@ -19,8 +20,9 @@ one vectorised pass per frame with no per-series Python work (timestamp deltas a
 XORs against the previous sample of the same series, byte-transposed, zstd). Blocks,
 written once per block duration, spend the extra CPU on the denser encoding.
 
-A sample belongs to the head until :meth:`Head.truncate` moves the head's lower bound past
-it (after the DB wrote it into a block). The head never holds two copies of a sample.
+A sample belongs to the head until :meth:`Head.truncate` drops it (after the DB wrote it
+into a block); :meth:`Head.begin_truncate` first raises the lower bound so that nothing
+older is accepted meanwhile. The head never holds two copies of a sample.
 """
 
 from __future__ import annotations
