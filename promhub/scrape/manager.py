@@ -13,6 +13,7 @@ from anywhere, any number of times, and bursts of updates coalesce.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -120,7 +121,10 @@ class ScrapeManager:
         if running is loop:
             wake.set()
         else:
-            loop.call_soon_threadsafe(wake.set)
+            # Called from another thread (or after run() ended, when there is nothing
+            # left to wake).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -129,15 +133,18 @@ class ScrapeManager:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._wake.set()
-        while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._stopping:
-                break
-            try:
-                await self.reconcile()
-            except Exception:
-                log.exception("updating scrape pools failed")
+        try:
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    break
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("updating scrape pools failed")
+        finally:
+            self._loop = self._wake = None
 
     async def reconcile(self) -> None:
         """Apply pending config and target changes now."""

@@ -442,8 +442,9 @@ def test_series_garbage_collected_by_the_head_is_stored_again(scrape: Any) -> No
         e.body = "a 1\n"
         await lp.scrape()
         # Everything so far moves out of the head: b, now without samples, is collected.
+        snap = head.begin_truncate(2**62)
         with head.lock:
-            removed = head.truncate(head.begin_truncate(2**62), 2**62)
+            removed = head.truncate(snap, head.prepare_truncate(snap, 2**62))
         assert lbl(__name__="b", job="app", instance=e.address) in removed
         head.min_valid_time = 0
         e.body = "a 1\nb 3\n"
