@@ -34,7 +34,7 @@ def _check_consistent(series: dict[str, list[tuple[int, float]]], n_targets: int
     for labels, samples in series.items():
         ts = [t for t, _ in samples]
         assert ts == sorted(set(ts)), f"duplicate or unordered samples in {labels}"
-        if labels.startswith("work_total"):
+        if labels.startswith('{__name__="work_total"'):
             vals = [v for _, v in samples]
             assert vals == sorted(set(vals)), f"a scrape stored twice in {labels}"
             inst = labels.split('instance="')[1].split('"')[0]
@@ -45,7 +45,7 @@ def _check_consistent(series: dict[str, list[tuple[int, float]]], n_targets: int
         # A scrape is all-or-nothing: every series of a target has exactly the same samples.
         first = all_series[0]
         assert all(s == first for s in all_series), f"half-stored scrape on {inst}"
-        ups = series[f'up{{instance="{inst}", job="load"}}']
+        ups = series[f'{{__name__="up", instance="{inst}", job="load"}}']
         assert [t for t, v in ups if v == 1] == [t for t, _ in first]
 
 

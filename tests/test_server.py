@@ -67,7 +67,7 @@ def test_default_config_scrapes_itself_and_the_host(promhub_factory, tmp_path: P
     assert status == 200 and "node_cpu_seconds_total" in host
     p.stop()
     rows = _dump(tmp_path / "data", '{__name__=~"up|node_load1"}')
-    names = {re.match(r"(\w+)\{", r[0]).group(1) for r in rows}  # type: ignore[union-attr]
+    names = {re.search(r'__name__="(\w+)"', r[0]).group(1) for r in rows}  # type: ignore[union-attr]
     assert names == {"up", "node_load1"}
 
 
@@ -90,10 +90,10 @@ def test_targets_api_reports_parse_error_with_line(promhub_factory, tmp_path: Pa
         p.stop()
         rows = _dump(tmp_path / "data", '{job="app"}')
         # Nothing of the bad scrapes was stored, but `up` = 0 was.
-        assert not [r for r in rows if r[0].startswith("ok_metric")]
-        ups = {r[0]: r[1] for r in rows if r[0].startswith("up{")}
-        assert ups[f'up{{instance="{bad.address}", job="app"}}'] == 0
-        assert ups[f'up{{instance="{good.address}", job="app"}}'] == 1
+        assert not [r for r in rows if '"ok_metric"' in r[0]]
+        ups = {r[0]: r[1] for r in rows if r[0].startswith('{__name__="up"')}
+        assert ups[f'{{__name__="up", instance="{bad.address}", job="app"}}'] == 0
+        assert ups[f'{{__name__="up", instance="{good.address}", job="app"}}'] == 1
     finally:
         good.close()
         bad.close()
