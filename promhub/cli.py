@@ -26,27 +26,64 @@ def _size_bytes(s: str) -> int:
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the server (scrape, store, serve the API)")
-    p.add_argument("--config.file", dest="config_file", default="",
-                   help="promhub/prometheus configuration file (default: embedded default)")
-    p.add_argument("--storage.tsdb.path", dest="storage_path", default="data",
-                   help="base path for metrics storage")
-    p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="15d",
-                   help="how long to retain samples in storage")
-    p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="0",
-                   help="maximum bytes of storage blocks to retain, e.g. 512MB (0: no limit)")
-    p.add_argument("--storage.tsdb.min-block-duration", dest="min_block_duration", default="",
-                   help="duration of the head block before it is persisted")
-    p.add_argument("--web.listen-address", dest="listen_address", default="0.0.0.0:9090",
-                   help="address to listen on for the UI, API and telemetry")
-    p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
-                   help="enable shutdown and reload via HTTP request")
-    p.add_argument("--web.enable-admin-api", dest="enable_admin_api", action="store_true",
-                   help="enable API endpoints for admin control actions")
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="",
+        help="promhub/prometheus configuration file (default: embedded default)",
+    )
+    p.add_argument(
+        "--storage.tsdb.path",
+        dest="storage_path",
+        default="data",
+        help="base path for metrics storage",
+    )
+    p.add_argument(
+        "--storage.tsdb.retention.time",
+        dest="retention_time",
+        default="15d",
+        help="how long to retain samples in storage",
+    )
+    p.add_argument(
+        "--storage.tsdb.retention.size",
+        dest="retention_size",
+        default="0",
+        help="maximum bytes of storage blocks to retain, e.g. 512MB (0: no limit)",
+    )
+    p.add_argument(
+        "--storage.tsdb.min-block-duration",
+        dest="min_block_duration",
+        default="",
+        help="duration of the head block before it is persisted",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default="0.0.0.0:9090",
+        help="address to listen on for the UI, API and telemetry",
+    )
+    p.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="enable shutdown and reload via HTTP request",
+    )
+    p.add_argument(
+        "--web.enable-admin-api",
+        dest="enable_admin_api",
+        action="store_true",
+        help="enable API endpoints for admin control actions",
+    )
     p.add_argument("--web.external-url", dest="external_url", default="")
-    p.add_argument("--web.max-request-body-bytes", dest="max_body", default="64MB",
-                   help="largest request body accepted")
-    p.add_argument("--log.level", dest="log_level", default="info",
-                   choices=["debug", "info", "warn", "error"])
+    p.add_argument(
+        "--web.max-request-body-bytes",
+        dest="max_body",
+        default="64MB",
+        help="largest request body accepted",
+    )
+    p.add_argument(
+        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
+    )
 
 
 def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -58,7 +58,10 @@ class PromhubProcess:
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         args = [
-            sys.executable, "-m", "promhub", "serve",
+            sys.executable,
+            "-m",
+            "promhub",
+            "serve",
             f"--web.listen-address=127.0.0.1:{self.port}",
             f"--storage.tsdb.path={data_dir}",
             *extra,
@@ -108,8 +111,9 @@ def promhub_factory(tmp_path: Path) -> Iterator[type[PromhubProcess]]:
     started: list[PromhubProcess] = []
 
     class Factory(PromhubProcess):
-        def __init__(self, data_dir: Path | None = None, config: Path | None = None,
-                     *extra: str) -> None:
+        def __init__(
+            self, data_dir: Path | None = None, config: Path | None = None, *extra: str
+        ) -> None:
             super().__init__(data_dir or tmp_path / "data", config, *extra)
             started.append(self)
 
@@ -122,6 +126,9 @@ def promhub_factory(tmp_path: Path) -> Iterator[type[PromhubProcess]]:
 def run_promhub(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "promhub", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

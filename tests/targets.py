@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class MetricsTarget:
     """Serves ``body_fn(n)`` at /metrics, ``n`` counting scrapes from 1."""
 
-    def __init__(self, body_fn: Callable[[int], str],
-                 content_type: str = "text/plain; version=0.0.4") -> None:
+    def __init__(
+        self, body_fn: Callable[[int], str], content_type: str = "text/plain; version=0.0.4"
+    ) -> None:
         self.body_fn = body_fn
         self.content_type = content_type
         self.served: list[int] = []

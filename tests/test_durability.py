@@ -71,9 +71,7 @@ def test_kill9_loses_no_committed_sample(promhub_factory, tmp_path: Path) -> Non
             _check_consistent(recovered, len(targets))
             for labels, samples in committed.items():
                 assert set(samples) <= set(recovered[labels]), f"lost samples of {labels}"
-            assert sum(len(s) for s in recovered.values()) > sum(
-                len(s) for s in committed.values()
-            )
+            assert sum(len(s) for s in recovered.values()) > sum(len(s) for s in committed.values())
     finally:
         for t in targets:
             t.close()

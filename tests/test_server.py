@@ -48,9 +48,11 @@ def test_default_config_scrapes_itself_and_the_host(promhub_factory, tmp_path: P
     assert p.get("/-/healthy")[0] == 200
     # Default interval is 15 s: both built-in jobs are scraped within one interval.
     targets = wait_for(
-        lambda: [t for t in _active(p) if t["health"] == "up"]
-        if len([t for t in _active(p) if t["health"] == "up"]) == 2
-        else None,
+        lambda: (
+            [t for t in _active(p) if t["health"] == "up"]
+            if len([t for t in _active(p) if t["health"] == "up"]) == 2
+            else None
+        ),
         timeout=40,
     )
     assert sorted(t["labels"]["job"] for t in targets) == ["node", "prometheus"]
@@ -73,7 +75,7 @@ def test_default_config_scrapes_itself_and_the_host(promhub_factory, tmp_path: P
 
 def test_targets_api_reports_parse_error_with_line(promhub_factory, tmp_path: Path) -> None:
     good = MetricsTarget(lambda n: f"requests_total {n}\n")
-    bad = MetricsTarget(lambda n: "ok_metric 1\nbroken_metric{a=\"b\" 1\n")
+    bad = MetricsTarget(lambda n: 'ok_metric 1\nbroken_metric{a="b" 1\n')
     try:
         cfg = _config(tmp_path / "promhub.yml", [good.address, bad.address])
         p = promhub_factory(tmp_path / "data", cfg)
@@ -101,9 +103,15 @@ def test_targets_api_reports_parse_error_with_line(promhub_factory, tmp_path: Pa
 
 def test_bad_config_refused_at_start_with_line(tmp_path: Path) -> None:
     cfg = tmp_path / "promhub.yml"
-    cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: x\n    bogus: 1\n")
-    r = run_promhub("serve", f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path}/d",
-                    "--web.listen-address=127.0.0.1:0")
+    cfg.write_text(
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: x\n    bogus: 1\n"
+    )
+    r = run_promhub(
+        "serve",
+        f"--config.file={cfg}",
+        f"--storage.tsdb.path={tmp_path}/d",
+        "--web.listen-address=127.0.0.1:0",
+    )
     assert r.returncode != 0
     assert "promhub.yml:5" in r.stderr and "bogus" in r.stderr
 
@@ -141,8 +149,11 @@ def test_reload_endpoint_needs_lifecycle_flag(promhub_factory, tmp_path: Path) -
 def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    r = run_promhub("serve", f"--storage.tsdb.path={not_a_dir}",
-                    "--web.listen-address=127.0.0.1:0",
-                    f"--config.file={_config(tmp_path / 'p.yml', [])}")
+    r = run_promhub(
+        "serve",
+        f"--storage.tsdb.path={not_a_dir}",
+        "--web.listen-address=127.0.0.1:0",
+        f"--config.file={_config(tmp_path / 'p.yml', [])}",
+    )
     assert r.returncode != 0
     assert str(not_a_dir) in r.stderr

@@ -93,8 +93,15 @@ def _fmt_duration(seconds: float) -> str:
     if ms == 0:
         return "0s"
     out = ""
-    for unit, size in (("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000),
-                       ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+    for unit, size in (
+        ("y", 31_536_000_000),
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ):
         if ms >= size:
             out += f"{ms // size}{unit}"
             ms %= size
@@ -106,7 +113,7 @@ async def targets(request: web.Request) -> web.Response:
     if srv.scrape is None:
         return api_success({"activeTargets": [], "droppedTargets": []})
     state = request.query.get("state", "any")
-    data = srv.scrape.targets()
+    data: dict[str, Any] = dict(srv.scrape.targets())
     if state == "active":
         data["droppedTargets"] = []
     elif state == "dropped":

@@ -145,7 +145,5 @@ def parse_selector(s: str) -> list[Matcher]:
     if not matchers:
         raise SelectorError("1:1: empty selector")
     if all(mm.matches_empty() for mm in matchers):
-        raise SelectorError(
-            "1:1: vector selector must contain at least one non-empty matcher"
-        )
+        raise SelectorError("1:1: vector selector must contain at least one non-empty matcher")
     return matchers

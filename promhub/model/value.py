@@ -21,4 +21,5 @@ def is_stale(v: float) -> bool:
 
 def stale_mask(values: Values) -> NDArray[np.bool_]:
     """Vectorised :func:`is_stale` (a plain NaN is not a staleness marker)."""
-    return values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    mask: NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return mask

@@ -7,6 +7,7 @@ TSDB replays its WAL; ``/-/ready`` turns 200 only once storage is open and scrap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -18,7 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from promhub import __version__
 from promhub.api.web import build_app
 from promhub.config.loader import default_config, load_config
-from promhub.config.model import Config, ConfigError
+from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
@@ -153,10 +154,9 @@ class Server:
 
     def _on_sighup(self) -> None:
         async def go() -> None:
-            try:
+            # A failed reload is logged by reload(); the old config keeps running.
+            with contextlib.suppress(Exception):
                 await self.reload()
-            except (ConfigError, Exception):  # already logged; the old config keeps running
-                pass
 
         asyncio.get_running_loop().create_task(go())
 

@@ -1,9 +1,9 @@
 """promhub.storage: the Appender/Querier seam (and later fanout, remote write/read)."""
 
 from promhub.storage.interface import (
-    AppendResult,
     Appendable,
     Appender,
+    AppendResult,
     DuplicateSampleError,
     Metadata,
     OutOfOrderSampleError,

@@ -77,7 +77,9 @@ class Series:
 class Metadata:
     """Metric metadata as Prometheus keeps it per metric family."""
 
-    type: str = "unknown"  # counter, gauge, histogram, summary, info, stateset, gaugehistogram, unknown
+    type: str = (
+        "unknown"  # counter, gauge, histogram, summary, info, stateset, gaugehistogram, unknown
+    )
     help: str = ""
     unit: str = ""
 
