@@ -9,7 +9,8 @@ Each target exposes 1,000 series in the Prometheus text format (0.0.4):
 * one histogram family, ``bench_request_duration_seconds``: 25 children × (10 ``le``
   buckets + ``_sum`` + ``_count``) = 300 series.
 
-306 series (30.6 %) change every scrape interval: 150 counters grow by a random
+About 30 % of the series (306 of 1,000 are drawn; a bucket with no observations stays 0)
+change every scrape interval: 150 counters grow by a random
 full-precision float (``base + inc * (step + u)``, ``u`` uniform in [0, 1) and redrawn
 every step, so increments vary between 0 and 2 × ``inc`` yet the counter never goes
 down), 120 gauges take a new full-precision float, and 3 histogram children grow (integer
@@ -191,6 +192,22 @@ class TargetModel:
         out[:, self._floor] = np.floor(out[:, self._floor])
         out[:, self._gauges] = self.base[self._gauges] + self.scale[self._gauges] * noise
         return out
+
+    def entropy_bits(self, step: int) -> float:
+        """Information in one step's new values, in bits: a floor for any lossless encoding.
+
+        A gauge is N(centre, scale) rounded to its float64 spacing; a float counter's
+        increment is uniform on [0, inc) at the counter's spacing; an integer bucket
+        increment takes at most inc + 1 values. Constant series carry nothing.
+        """
+        v = np.abs(self.values(step))
+        g = self._gauges
+        bits = float(np.sum(np.log2(self.scale[g] / np.spacing(v[g])) + 2.047))
+        lin = self._linear
+        flt = lin[~self._integer[lin]]
+        bits += float(np.sum(np.log2(self.inc[flt] / np.spacing(v[flt]))))
+        bits += float(np.sum(np.log2(self.inc[self._floor] + 1.0)))
+        return bits
 
 
 def format_labels(pairs: list[tuple[str, str]]) -> str:
