@@ -50,6 +50,16 @@ __all__ = [
     "parse_size",
 ]
 
+#: Scrape limits a job inherits from ``global`` when it does not set its own.
+_INHERITED_LIMITS = (
+    "sample_limit",
+    "target_limit",
+    "label_limit",
+    "label_name_length_limit",
+    "label_value_length_limit",
+    "keep_dropped_targets",
+)
+
 _TOP = {
     "global", "scrape_configs", "scrape_config_files", "rule_files", "alerting",
     "remote_write", "remote_read", "storage", "tracing", "otlp", "runtime",
@@ -289,14 +299,7 @@ class _Loader:
         if "scrape_protocols" in sec:
             g.scrape_protocols = self.scrape_protocols(sec, "global config")
         g.body_size_limit = sec.get_size("body_size_limit")
-        for key in (
-            "sample_limit",
-            "target_limit",
-            "label_limit",
-            "label_name_length_limit",
-            "label_value_length_limit",
-            "keep_dropped_targets",
-        ):
+        for key in _INHERITED_LIMITS:
             setattr(g, key, sec.get_uint(key))
         scheme = sec.get_str("metric_name_validation_scheme")
         g.metric_name_validation_scheme = scheme if scheme in ("utf8", "legacy") else "utf8"
@@ -383,14 +386,7 @@ class _Loader:
         sc.enable_compression = sec.get_bool("enable_compression", True)
 
         sc.body_size_limit = sec.get_size("body_size_limit") or g.body_size_limit
-        for key in (
-            "sample_limit",
-            "target_limit",
-            "label_limit",
-            "label_name_length_limit",
-            "label_value_length_limit",
-            "keep_dropped_targets",
-        ):
+        for key in _INHERITED_LIMITS:
             setattr(sc, key, sec.get_uint(key) or getattr(g, key))
         sc.native_histogram_bucket_limit = sec.get_uint("native_histogram_bucket_limit")
         sc.native_histogram_min_bucket_factor = sec.get_float("native_histogram_min_bucket_factor")
