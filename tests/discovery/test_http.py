@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,13 @@ from promhub.config.model import (
     BasicAuth,
     HTTPClientConfig,
     HTTPSDConfig,
+    OAuth2,
     ScrapeConfig,
     TLSConfig,
 )
 from promhub.discovery.targetgroup import TargetGroup
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def addresses(update: dict[str, list[TargetGroup]], job: str) -> set[str]:
@@ -40,16 +43,23 @@ class SDServer:
         self.status = 200
         self.content_type = "application/json"
         self.requests: list[web.Request] = []
+        #: When set, requests without this Authorization header are refused.
+        self.authorization = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append(request)
+        if self.authorization and request.headers.get("Authorization") != self.authorization:
+            return web.Response(status=403)
         return web.json_response(self.body, status=self.status, content_type=self.content_type)
 
 
 @contextlib.asynccontextmanager
-async def serve(sd: SDServer) -> AsyncIterator[str]:
+async def serve(sd: SDServer, token: Handler | None = None) -> AsyncIterator[str]:
+    """Serve ``sd`` at ``/sd`` (and ``token`` at ``POST /token``); yields the SD URL."""
     app = web.Application()
     app.router.add_get("/sd", sd.handle)
+    if token is not None:
+        app.router.add_post("/token", token)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -199,5 +209,38 @@ def test_http_sd_over_tls_checks_the_server_certificate(
                 assert sd.requests[0].headers["X-Tenant"] == "team-a"
         finally:
             await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_http_sd_authenticates_with_oauth2_client_credentials(
+    manager_runner: Callable[..., Any],
+) -> None:
+    sd = SDServer()
+    sd.body = [{"targets": ["o:1"]}]
+    sd.authorization = "Bearer sd-tok"
+    issued: list[dict[str, str]] = []
+
+    async def token(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        issued.append({**form, "auth": request.headers["Authorization"]})
+        return web.json_response({"access_token": "sd-tok", "expires_in": 3600})
+
+    async def scenario() -> None:
+        async with serve(sd, token) as url:
+            oauth = OAuth2(
+                client_id="id", client_secret="sec", token_url=url[: -len("sd")] + "token"
+            )
+            http = HTTPClientConfig(oauth2=oauth)
+            sd_cfg = HTTPSDConfig(url=url, refresh_interval=0.05, http=http)
+            cfg = ScrapeConfig(job_name="o", http_sd_configs=[sd_cfg])
+            async with manager_runner([cfg]) as (_, updates):
+                await updates.wait(lambda u: addresses(u, "o") == {"o:1"})
+                while len(sd.requests) < 3:
+                    await asyncio.sleep(0.02)
+        # One token serves every refresh.
+        assert len(issued) == 1
+        assert issued[0]["grant_type"] == "client_credentials"
+        assert issued[0]["auth"].startswith("Basic ")
 
     asyncio.run(scenario())
