@@ -18,6 +18,7 @@ at most a ``.tmp`` directory (see :func:`remove_tmp_blocks`), never a half block
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import json
@@ -39,14 +40,20 @@ from numpy.typing import NDArray
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import Series
-from promhub.tsdb.blockindex import BlockIndex, IndexFormatError, decode_index, encode_index
+from promhub.tsdb.blockindex import (
+    BlockIndex,
+    IndexFormatError,
+    LabelTableBuilder,
+    decode_index,
+    encode_index,
+)
 from promhub.tsdb.encoding import (
     CorruptFrameError,
     FrameView,
     encode_timestamp_frame,
     encode_value_frame,
 )
-from promhub.tsdb.postings import MemPostings
+from promhub.tsdb.postings import BlockPostings
 
 __all__ = [
     "Block",
@@ -160,7 +167,7 @@ class _Writer:
     def __init__(self, chunks: Any) -> None:
         self.f = chunks
         self.offset = 0
-        self.labels: list[Labels] = []
+        self.labels = LabelTableBuilder()
         self.series_column: list[int] = []
         self.col_ids: dict[bytes, int] = {}
         self.col_mint: list[int] = []
@@ -191,7 +198,7 @@ class _Writer:
             self.pending_cols.append(ts)
             if len(self.pending_cols) == COLUMNS_PER_FRAME:
                 self.flush_columns()
-        self.labels.append(labels)
+        self.labels.add(labels)
         self.series_column.append(col)
         self.pending_vals.append(vals)
         self.samples += len(ts)
@@ -215,8 +222,8 @@ class _Writer:
             return np.asarray(xs, dtype=np.int64).reshape(len(xs))
 
         return BlockIndex(
-            labels=self.labels,
-            series_column=arr(self.series_column),
+            labels=self.labels.build(),
+            series_column=arr(self.series_column).astype(np.int32),
             column_mint=arr(self.col_mint),
             column_maxt=arr(self.col_maxt),
             column_len=arr(self.col_len),
@@ -330,22 +337,21 @@ class Block:
 
     meta: BlockMeta
     path: Path
-    postings: MemPostings
+    postings: BlockPostings
 
     def __init__(self, path: Path, meta: BlockMeta, index: BlockIndex, chunks_fd: int) -> None:
         self.path = path
         self.meta = meta
         self._ix = index
-        self._labels = index.labels
+        self._table = index.labels
         self._fd = chunks_fd
         self._mm: mmap.mmap | None = (
             mmap.mmap(chunks_fd, 0, access=mmap.ACCESS_READ) if index.chunks_size else None
         )
         self._lock = threading.Lock()
         self._frames: OrderedDict[tuple[int, int], FrameView] = OrderedDict()
-        self.postings = MemPostings()
-        for ref, ls in enumerate(index.labels):
-            self.postings.add(ref, ls)
+        t = index.labels
+        self.postings = BlockPostings(t.symbols, t.pairs, t.starts)
 
     @classmethod
     def open(cls, path: str | Path) -> Block:
@@ -409,8 +415,17 @@ class Block:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     def labels(self, ref: int) -> Labels:
-        """Labels of the series with this ref (its position in label order)."""
-        return self._labels[ref]
+        """Labels of the series with this ref (its position in label order).
+
+        Built from the block's symbol table on each call: a block keeps no ``Labels``.
+        """
+        return self._table.labels(ref)
+
+    def _symbol_id(self, s: str) -> int:
+        """Id of a symbol in this block, or -1."""
+        syms = self._table.symbols
+        i = bisect.bisect_left(syms, s)
+        return i if i < len(syms) and syms[i] == s else -1
 
     # --- frame access -------------------------------------------------------------
 
@@ -477,49 +492,57 @@ class Block:
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         """Series matching all matchers with their samples in ``[mint, maxt]``, by labels."""
-        out = []
+        found: list[tuple[int, I64, F64]] = []
         for ref in self._candidates(matchers, mint, maxt).tolist():
             ts, vals = self._samples(ref)
             lo = np.searchsorted(ts, mint, side="left")
             hi = np.searchsorted(ts, maxt, side="right")
             if hi > lo:
-                out.append(Series(self._labels[ref], ts[lo:hi], vals[lo:hi]))
-        return out
+                found.append((ref, ts[lo:hi], vals[lo:hi]))
+        labels = self._table.labels_of(np.array([f[0] for f in found], dtype=np.int64))
+        return [Series(ls, ts, vs) for ls, (_, ts, vs) in zip(labels, found, strict=True)]
 
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         """Label sets of matching series with at least one sample in ``[mint, maxt]``."""
-        out = []
+        refs = self._candidates(matchers, mint, maxt)
         ix = self._ix
-        for ref in self._candidates(matchers, mint, maxt).tolist():
-            col = ix.series_column[ref]
-            if ix.column_mint[col] < mint or ix.column_maxt[col] > maxt:
-                # Partly covered: only the timestamps (not the values) say if one is inside.
-                ts = self._timestamps(ref)
-                if np.searchsorted(ts, maxt, "right") <= np.searchsorted(ts, mint, "left"):
-                    continue
-            out.append(self._labels[ref])
-        return out
+        cols = ix.series_column[refs]
+        partial = (ix.column_mint[cols] < mint) | (ix.column_maxt[cols] > maxt)
+        keep = np.ones(len(refs), dtype=bool)
+        for i in np.flatnonzero(partial).tolist():
+            # Partly covered: only the timestamps (not the values) say if one is inside.
+            ts = self._timestamps(int(refs[i]))
+            if np.searchsorted(ts, maxt, "right") <= np.searchsorted(ts, mint, "left"):
+                keep[i] = False
+        return self._table.labels_of(refs[keep])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Label names of the block's series (of those matching, if matchers are given)."""
         if not matchers:
             return self.postings.label_names()
-        names = {n for ref in self.postings.select(matchers).tolist() for n, _ in self._labels[ref]}
-        return sorted(names)
+        rows, _ = self._table.rows(self.postings.select(matchers))
+        syms = self._table.symbols
+        return [syms[i] for i in np.unique(rows[:, 0]).tolist()]
 
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Values of label ``name`` (among the matching series, if matchers are given)."""
         if not matchers:
             return self.postings.label_values(name)
-        vals = {self._labels[r].get(name) for r in self.postings.select(matchers).tolist()}
-        vals.discard("")
-        return sorted(vals)
+        rows, _ = self._table.rows(self.postings.select(matchers))
+        syms = self._table.symbols
+        # Symbol ids are in string order, so unique ids come out sorted by value.
+        ids = np.unique(rows[rows[:, 0] == self._symbol_id(name), 1]).tolist()
+        return [v for v in (syms[i] for i in ids) if v]
 
     def iter_series(self) -> Iterator[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]]:
         """Every series with all its samples, in label order (for compaction and dumps)."""
-        for ref in range(len(self._labels)):
-            ts, vals = self._samples(ref)
-            yield self._labels[ref], ts, vals
+        n = len(self._table)
+        spf = self._ix.series_per_frame
+        for start in range(0, n, spf):
+            refs = np.arange(start, min(start + spf, n), dtype=np.int64)
+            for ref, labels in zip(refs.tolist(), self._table.labels_of(refs), strict=True):
+                ts, vals = self._samples(ref)
+                yield labels, ts, vals
 
 
 def _merge_samples(parts: list[tuple[I64, F64]]) -> tuple[I64, F64]:

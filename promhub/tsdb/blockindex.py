@@ -13,19 +13,30 @@ position is arithmetic, not stored.
 
 The whole file is checksummed: a flipped bit or a truncation is found when the block is
 opened, before any query trusts it.
+
+In memory the label sets stay in that symbol-id form (:class:`LabelTable`): an open block
+keeps one int32 row per label instead of a ``Labels`` tuple per series, and builds a
+``Labels`` only for a series a query returns. Symbols are interned, so the strings of a
+series that lives in several blocks exist once.
 """
 
 from __future__ import annotations
 
+import array
+import itertools
 import struct
+import sys
 import zlib
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import zstandard
 from numpy.typing import NDArray
 
 from promhub.model.labels import Labels
+
+_T = TypeVar("_T", bound=np.generic)
 
 _MAGIC = b"PHIX"
 _VERSION = 1
@@ -37,13 +48,102 @@ class IndexFormatError(ValueError):
     """The index file is truncated, corrupted or of an unknown version."""
 
 
+@dataclass(frozen=True, slots=True)
+class LabelTable:
+    """Every series' label set as symbol ids, ``Labels`` built on demand.
+
+    ``symbols`` is sorted and unique; ``pairs[i]`` is one label's (name id, value id);
+    series ``ref`` has the labels ``pairs[starts[ref]:starts[ref + 1]]``, in name order.
+    """
+
+    symbols: list[str]
+    pairs: NDArray[np.int32]
+    starts: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def labels(self, ref: int) -> Labels:
+        """The label set of series ``ref``."""
+        if not 0 <= ref < len(self):
+            raise IndexError(f"series ref {ref} out of range [0, {len(self)})")
+        syms = self.symbols
+        row = self.pairs[self.starts[ref] : self.starts[ref + 1]].tolist()
+        return Labels((syms[a], syms[b]) for a, b in row)
+
+    def rows(self, refs: NDArray[np.int64]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """The label rows of several series, concatenated, and how many each has."""
+        lo = self.starts[refs]
+        lens = self.starts[refs + 1] - lo
+        # Index of every row: each series' start, repeated, plus a running counter.
+        idx = np.repeat(lo - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+        return self.pairs[idx], lens
+
+    def labels_of(self, refs: NDArray[np.int64]) -> list[Labels]:
+        """The label sets of several series, in the order of ``refs``."""
+        rows, lens = self.rows(refs)
+        syms = self.symbols
+        strs = [syms[i] for i in rows.ravel().tolist()]
+        out = []
+        pos = 0
+        for n in lens.tolist():
+            end = pos + 2 * n
+            out.append(Labels(zip(strs[pos:end:2], strs[pos + 1 : end : 2], strict=True)))
+            pos = end
+        return out
+
+
+class LabelTableBuilder:
+    """Collects label sets into a :class:`LabelTable` without keeping the ``Labels``.
+
+    A block writer sees every series once; keeping ids (4 bytes a label) instead of the
+    tuples keeps a compaction's memory flat in the number of series.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._pairs = array.array("i")
+        self._counts = array.array("i")
+
+    def add(self, labels: Labels) -> None:
+        ids = self._ids
+        for pair in labels:
+            for s in pair:
+                i = ids.get(s)
+                if i is None:
+                    i = ids[s] = len(ids)
+                self._pairs.append(i)
+        self._counts.append(len(labels))
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def build(self) -> LabelTable:
+        # Ids were handed out in arrival order; renumber them in string order, which
+        # the encoder and BlockPostings rely on.
+        first_seen = list(self._ids)
+        order = sorted(range(len(first_seen)), key=first_seen.__getitem__)
+        remap = np.empty(len(order), dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        pairs = remap[np.frombuffer(self._pairs, dtype=np.int32)] if len(order) else _NO_PAIRS
+        counts = np.frombuffer(self._counts, dtype=np.int32)
+        return LabelTable(
+            symbols=[first_seen[i] for i in order],
+            pairs=pairs.reshape(-1, 2),
+            starts=np.concatenate(([0], np.cumsum(counts, dtype=np.int64))),
+        )
+
+
+_NO_PAIRS: NDArray[np.int32] = np.empty(0, dtype=np.int32)
+
+
 @dataclass(slots=True)
 class BlockIndex:
     """The decoded contents of an index file."""
 
-    labels: list[Labels]
+    labels: LabelTable
     #: Per series: its timestamp column.
-    series_column: NDArray[np.int64]
+    series_column: NDArray[np.int32]
     #: Per column: first and last timestamp, and number of samples.
     column_mint: NDArray[np.int64]
     column_maxt: NDArray[np.int64]
@@ -68,13 +168,16 @@ class _Cursor:
         self.buf, self.off = memoryview(raw), 0
 
     def array(self, n: int, dtype: str) -> NDArray[np.int64]:
+        return self.array_as(n, dtype, np.int64)
+
+    def array_as(self, n: int, dtype: str, out: type[_T]) -> NDArray[_T]:
         size = np.dtype(dtype).itemsize
         end = self.off + n * size
         if end > len(self.buf):
             raise IndexFormatError("index payload is truncated")
         planes = np.frombuffer(self.buf, np.uint8, n * size, self.off).reshape(size, n)
         self.off = end
-        return np.ascontiguousarray(planes.T).view(dtype).reshape(n).astype(np.int64)
+        return np.ascontiguousarray(planes.T).view(dtype).reshape(n).astype(out)
 
     def bytes(self, n: int) -> bytes:
         end = self.off + n
@@ -87,11 +190,11 @@ class _Cursor:
 
 def encode_index(ix: BlockIndex) -> bytes:
     """Serialise an index (the inverse of :func:`decode_index`)."""
-    symbols = sorted({s for ls in ix.labels for pair in ls for s in pair})
-    sym_id = {s: i for i, s in enumerate(symbols)}
+    table = ix.labels
+    symbols = table.symbols
     encoded = [s.encode("utf-8") for s in symbols]
-    counts = np.array([len(ls) for ls in ix.labels], dtype=np.uint32)
-    pairs = np.array([sym_id[s] for ls in ix.labels for pair in ls for s in pair], dtype=np.uint32)
+    counts = np.diff(table.starts).astype(np.uint32)
+    pairs = table.pairs.reshape(-1).astype(np.uint32)
     parts = [
         _COUNTS.pack(
             len(ix.labels),
@@ -147,16 +250,28 @@ def decode_index(data: bytes) -> BlockIndex:
     sym_bytes = cur.bytes(int(sym_len.sum()))
     bounds = np.concatenate(([0], np.cumsum(sym_len))).tolist()
     try:
-        symbols = [sym_bytes[bounds[i] : bounds[i + 1]].decode("utf-8") for i in range(n_sym)]
+        # Interned: a series in several blocks (and the head) shares one copy of each string.
+        symbols = [
+            sys.intern(sym_bytes[bounds[i] : bounds[i + 1]].decode("utf-8")) for i in range(n_sym)
+        ]
     except UnicodeDecodeError as e:
         raise IndexFormatError(f"symbol table is not UTF-8: {e}") from e
+    # Lookups bisect the symbols and postings rely on ids in string order.
+    if any(a >= b for a, b in itertools.pairwise(symbols)):
+        raise IndexFormatError("symbol table is not sorted and unique")
     counts = cur.array(n_series, "<u4")
-    pairs = cur.array(n_pairs, "<u4")
-    if int(counts.sum()) * 2 != n_pairs or (n_pairs and int(pairs.max()) >= n_sym):
+    pairs = cur.array_as(n_pairs, "<u4", np.int32)
+    if int(counts.sum()) * 2 != n_pairs or (
+        n_pairs and not 0 <= int(pairs.min()) <= int(pairs.max()) < n_sym
+    ):
         raise IndexFormatError("label pairs do not match the symbol table")
     ix = BlockIndex(
-        labels=[],
-        series_column=cur.array(n_series, "<u4"),
+        labels=LabelTable(
+            symbols=symbols,
+            pairs=pairs.reshape(-1, 2),
+            starts=np.concatenate(([0], np.cumsum(counts))),
+        ),
+        series_column=cur.array_as(n_series, "<u4", np.int32),
         column_mint=cur.array(n_cols, "<i8"),
         column_maxt=cur.array(n_cols, "<i8"),
         column_len=cur.array(n_cols, "<u4"),
@@ -170,15 +285,11 @@ def decode_index(data: bytes) -> BlockIndex:
     )
     if cur.off != len(raw):
         raise IndexFormatError(f"{len(raw) - cur.off} trailing bytes in payload")
-    if n_series and int(ix.series_column.max()) >= n_cols:
+    if n_series and not 0 <= int(ix.series_column.min()) <= int(ix.series_column.max()) < n_cols:
         raise IndexFormatError("a series references a missing timestamp column")
     if spf <= 0 or cpf <= 0 or n_vf * spf < n_series or n_tf * cpf < n_cols:
         raise IndexFormatError("frame tables do not cover every series and column")
     ends = np.concatenate((ix.value_frames + ix.value_frame_len, ix.ts_frames + ix.ts_frame_len))
     if len(ends) and int(ends.max()) > chunks_size:
         raise IndexFormatError("a frame lies beyond the end of the chunks file")
-    # Labels are built once per series here; symbol strings are shared, not copied.
-    sym_pairs = [(symbols[a], symbols[b]) for a, b in pairs.reshape(-1, 2).tolist()]
-    starts = np.concatenate(([0], np.cumsum(counts))).tolist()
-    ix.labels = [Labels(sym_pairs[starts[i] : starts[i + 1]]) for i in range(n_series)]
     return ix
