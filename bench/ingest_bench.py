@@ -26,8 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -70,6 +72,9 @@ class SystemResult:
     rss_peak: int = 0
     wal_bytes: int = 0
     up_targets: int | None = None
+    #: (seconds into the window, CPU seconds, samples appended) every ~5 s, to show when
+    #: the CPU goes (periodic maintenance shows up as steps).
+    timeline: list[tuple[float, float, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -227,16 +232,45 @@ def write_config(path: Path, jobs: dict[str, list[str]], interval: float) -> Non
     path.write_text("\n".join(lines) + "\n")
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` itself holds the listening socket: another server on the port must
+    never be measured in its place."""
+    try:
+        conns = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns)
+
+
 def wait_ready(system: System, timeout: float) -> None:
+    assert system.proc is not None
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not system.alive():
             raise RuntimeError(f"{system.name} exited early; see {system.log}")
         try:
             http_get(system.url + "/-/ready", timeout=2)
-            return
+            if listens(system.proc.pid, system.port):
+                return
         except (OSError, urllib.error.HTTPError):
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     raise RuntimeError(f"{system.name} not ready after {timeout:.0f}s; see {system.log}")
 
 
@@ -251,12 +285,23 @@ def wait_port(url: str, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def sample_lines(body: bytes) -> int:
+    return sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
+
+
 def start_targets(
     args: argparse.Namespace, out: Path
-) -> tuple[list[subprocess.Popen[bytes]], dict[str, list[str]]]:
-    """Start the target server (and node_exporter); return processes and scrape jobs."""
+) -> tuple[list[subprocess.Popen[bytes]], dict[str, list[str]], float]:
+    """Start the target server (and node_exporter).
+
+    Returns the processes, the scrape jobs, and the samples per second the servers should
+    append (every scraped line plus the 5 series a scrape adds, per target).
+    """
     procs: list[subprocess.Popen[bytes]] = []
     ports = range(args.base_port, args.base_port + args.targets)
+    busy = [p for p in [*ports, args.node_port] if not port_free(p)]
+    if busy:
+        raise RuntimeError(f"ports in use: {busy[:5]}...; choose another --base-port/--node-port")
     addrs = [f"127.0.0.1:{p}" for p in ports]
     cmd = [
         sys.executable,
@@ -285,7 +330,9 @@ def start_targets(
     with (out / "targets.log").open("wb") as log:
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
     wait_port(f"http://{addrs[-1]}/metrics", 60)
-    return procs, jobs
+    per_target = sample_lines(http_get(f"http://{addrs[0]}/metrics")) + SYNTHETIC_PER_TARGET
+    n_targets = sum(len(t) for t in jobs.values())
+    return procs, jobs, n_targets * per_target / args.interval
 
 
 def profile(system: System, seconds: int, out: Path) -> dict[str, Any]:
@@ -302,7 +349,7 @@ def profile(system: System, seconds: int, out: Path) -> dict[str, Any]:
         "--duration",
         str(seconds),
         "--rate",
-        "100",
+        "200",
         "--subprocesses",
         "--nonblocking",
     ]
@@ -318,6 +365,13 @@ def profile(system: System, seconds: int, out: Path) -> dict[str, Any]:
     return summarize_profile(raw) if raw.exists() else {}
 
 
+IDLE_FRAMES = (
+    "EpollSelector.select ",
+    "_worker (concurrent/futures/thread.py:81)",
+    "Condition.wait ",
+)
+
+
 def summarize_profile(raw: Path, top: int = 25) -> dict[str, Any]:
     """Self and inclusive sample shares per function from py-spy's collapsed stacks."""
     self_c: Counter[str] = Counter()
@@ -329,9 +383,12 @@ def summarize_profile(raw: Path, top: int = 25) -> dict[str, Any]:
             continue
         count = int(n)
         frames = [f.strip() for f in stack.split(";")]
-        frames = [f for f in frames if f and not f.startswith("process ") and "(idle)" not in f]
-        if not frames:
+        frames = [f for f in frames if f and not f.startswith(("process ", "thread "))]
+        # Waiting is not work: an event loop in epoll, an idle pool worker on its queue.
+        if not frames or frames[-1].startswith(IDLE_FRAMES):
             continue
+        # Functions, not lines: "parse (promhub/model/exposition.py:135)" -> "... .py)".
+        frames = [re.sub(r":\d+\)$", ")", f) for f in frames]
         total += count
         self_c[frames[-1]] += count
         for f in set(frames):
@@ -343,14 +400,23 @@ def summarize_profile(raw: Path, top: int = 25) -> dict[str, Any]:
     return {"samples": total, "self_pct": share(self_c), "inclusive_pct": share(incl)}
 
 
-def run_once(args: argparse.Namespace, run_dir: Path) -> dict[str, SystemResult]:
+def run_once(args: argparse.Namespace, run_dir: Path) -> tuple[dict[str, SystemResult], float]:
+    """One side-by-side run; returns the results and the expected samples/s."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    target_procs, jobs = start_targets(args, run_dir)
+    ports = {"prometheus": args.prometheus_port, "promhub": args.promhub_port}
+    for name, port in ports.items():
+        if port == 0:
+            ports[name] = free_port()
+        elif not port_free(port):
+            raise RuntimeError(f"{name}'s port {port} is in use; pass another or 0 (any free)")
+    if ports["prometheus"] == ports["promhub"]:
+        ports["promhub"] = free_port()
+    target_procs, jobs, expected = start_targets(args, run_dir)
     config = run_dir / "prometheus.yml"
     write_config(config, jobs, args.interval)
     systems = [
-        System(name, port, run_dir / f"{name}-data", config, run_dir / f"{name}.log")
-        for name, port in (("prometheus", args.prometheus_port), ("promhub", args.promhub_port))
+        System(name, ports[name], run_dir / f"{name}-data", config, run_dir / f"{name}.log")
+        for name in ("prometheus", "promhub")
         if name in args.systems
     ]
     results = {s.name: SystemResult(s.name) for s in systems}
@@ -374,7 +440,16 @@ def run_once(args: argparse.Namespace, run_dir: Path) -> dict[str, SystemResult]
             for s in systems:
                 if not s.alive():
                     raise RuntimeError(f"{s.name} died during the run; see {s.log}")
-                results[s.name].rss_peak = max(results[s.name].rss_peak, s.rss())
+                r = results[s.name]
+                r.rss_peak = max(r.rss_peak, s.rss())
+                snap, s0 = s.snapshot(), start[s.name]
+                r.timeline.append(
+                    (
+                        round(snap.t - s0.t, 1),
+                        round(snap.cpu - s0.cpu, 2),
+                        snap.appended - s0.appended,
+                    )
+                )
         tgt_cpu = sum(p.cpu_times().user + p.cpu_times().system for p in tgt_ps) - tgt_cpu0
         for s in systems:
             end = s.snapshot()
@@ -410,7 +485,7 @@ def run_once(args: argparse.Namespace, run_dir: Path) -> dict[str, SystemResult]
     (run_dir / "result.json").write_text(
         json.dumps({k: asdict(v) for k, v in results.items()}, indent=1)
     )
-    return results
+    return results, expected
 
 
 def median_result(runs: list[SystemResult]) -> dict[str, float]:
@@ -471,8 +546,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--base-port", type=int, default=19100)
     p.add_argument("--node-port", type=int, default=19099)
-    p.add_argument("--prometheus-port", type=int, default=19090)
-    p.add_argument("--promhub-port", type=int, default=19091)
+    p.add_argument("--prometheus-port", type=int, default=0, help="0: any free port")
+    p.add_argument("--promhub-port", type=int, default=0, help="0: any free port")
     p.add_argument("--ready-timeout", type=float, default=120.0)
     p.add_argument(
         "--profile",
@@ -491,7 +566,7 @@ def main() -> None:
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{args.scenario}"
     all_runs: dict[str, list[SystemResult]] = {s: [] for s in args.systems}
     for i in range(args.runs):
-        res = run_once(args, args.out / run_id / f"run{i}")
+        res, expected = run_once(args, args.out / run_id / f"run{i}")
         for name, r in res.items():
             all_runs[name].append(r)
             print(
@@ -501,8 +576,6 @@ def main() -> None:
                 flush=True,
             )
     med = {n: median_result(rs) for n, rs in all_runs.items()}
-    per_target = 507 if args.scenario == "node" else 1000  # node: approximate, see README
-    expected = args.targets * (per_target + SYNTHETIC_PER_TARGET) / args.interval
     md = table(med, expected)
     summary = {
         "args": {k: str(v) for k, v in vars(args).items()},
