@@ -4,6 +4,10 @@ Used by the head and by every loaded block so that ``=``, ``!=``, ``=~`` and ``!
 select series without scanning all of them: equality is one lookup, a regex is tested
 once per distinct *value* of its label (not per series), and negative or empty-matching
 matchers subtract from the set instead of enumerating it.
+
+:class:`Postings` holds that matcher logic once; :class:`MemPostings` (the head: series
+come and go) and :class:`BlockPostings` (an immutable block: one int32 array, a few bytes
+per label) only store the lists.
 """
 
 from __future__ import annotations
