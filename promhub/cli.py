@@ -104,12 +104,28 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     dp.add_argument("--max-time", dest="max_time", type=int, default=2**63 - 1)
 
 
+def _add_promqltest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "promqltest", help="run Prometheus promqltest script files against the PromQL engine"
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each failure")
+    p.add_argument(
+        "--eval-timeout",
+        dest="eval_timeout",
+        type=float,
+        default=60.0,
+        help="seconds one eval (with its extra checks) may take before it counts as failed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promhub", description=__doc__)
     parser.add_argument("--version", action="version", version=f"promhub {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     _add_serve(sub)
     _add_tools(sub)
+    _add_promqltest(sub)
     return parser
 
 
@@ -199,6 +215,17 @@ def _tsdb(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promqltest(args: argparse.Namespace) -> int:
+    from promhub.promql.promqltest import main as run
+
+    try:
+        return run(
+            args.files, verbose=args.verbose, out=sys.stdout, eval_timeout_s=args.eval_timeout
+        )
+    except BrokenPipeError:
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -208,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.files)
     if args.cmd == "tsdb":
         return _tsdb(args)
+    if args.cmd == "promqltest":
+        return _promqltest(args)
     return 2
 
 
