@@ -22,17 +22,15 @@ from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.model.value import STALE_NAN, is_stale
 from promhub.promql.ast import Call, MatrixSelector, SubqueryExpr, VectorSelector
-from promhub.promql.promqltest import (
+from promhub.promql.promqltest import EvalTimeout, deadline, pin_at
+from promhub.promql.testresult import (
     EvalFailure,
-    EvalTimeout,
     MatrixSeries,
     Result,
     almost_equal,
     almost_equal_array,
     check_annotations,
     compare,
-    deadline,
-    pin_at,
 )
 from promhub.promql.testscript import (
     ClearCommand,
