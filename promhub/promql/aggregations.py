@@ -1,0 +1,293 @@
+"""Aggregation operators over all steps: each input series gets a group id once, then the
+per-step work is NumPy over ``[N, T]`` (``add.at``, ``fmax.at``, per-group sorts).
+
+Sums use Kahan-Neumaier compensation like Prometheus, evaluated rank by rank across all
+groups at once (so a group of G members costs G vectorised steps, or about 2*sqrt(G) for
+big groups via a two-level block sum).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+
+from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, Labels
+from promhub.promql.ast import AggregateExpr, Expr
+from promhub.promql.binops import METADATA_LABELS
+from promhub.promql.errors import PromQLError
+from promhub.promql.value import F64, I64, Mask, VectorSeries
+
+Annotate = Callable[[str, str, Expr], None]
+
+#: Groups up to this size are summed rank by rank; bigger ones in sqrt-sized blocks.
+_DIRECT_RANKS = 64
+
+
+def group_ids(labels: list[Labels], grouping: list[str], without: bool) -> tuple[I64, list[Labels]]:
+    """Group id of each series (in order of first appearance) and each group's labels."""
+    names = frozenset(grouping)
+    drop = names | frozenset(METADATA_LABELS)
+    ids: dict[Labels, int] = {}
+    out = np.empty(len(labels), dtype=np.int64)
+    for i, ls in enumerate(labels):
+        if without:
+            key = Labels(p for p in ls if p[0] not in drop)
+        else:
+            key = Labels(p for p in ls if p[0] in names)
+        out[i] = ids.setdefault(key, len(ids))
+    return out, list(ids)
+
+
+def _neumaier(s: F64, c: F64, x: F64) -> tuple[F64, F64]:
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = s + x
+        big = np.abs(s) >= np.abs(x)
+        dc = np.where(big, (s - t) + x, (x - t) + s)
+        c = np.where(np.isinf(t), 0.0, c + np.where(np.isnan(dc), 0.0, dc))
+    return t, c
+
+
+def kahan_sum(values: F64, gid: I64, ngroups: int) -> tuple[F64, F64]:
+    """Compensated per-group sums of the rows of ``values`` ([N, T]; absent cells must be
+    0). Returns (sum, compensation); the result is ``sum + compensation``."""
+    n, t = values.shape
+    s = np.zeros((ngroups, t))
+    c = np.zeros((ngroups, t))
+    if n == 0:
+        return s, c
+    order = np.argsort(gid, kind="stable")
+    gs = gid[order]
+    rank = np.arange(n) - np.searchsorted(gs, gs, "left")
+    maxsize = int(rank.max()) + 1
+    if maxsize > _DIRECT_RANKS:
+        block = math.isqrt(maxsize - 1) + 1
+        nblocks = (maxsize + block - 1) // block
+        sub = np.empty(n, dtype=np.int64)
+        sub[order] = gs * nblocks + rank // block
+        s1, c1 = kahan_sum(values, sub, ngroups * nblocks)
+        owner = np.arange(ngroups * nblocks) // nblocks
+        s, c2 = kahan_sum(s1, owner, ngroups)
+        np.add.at(c2, owner, c1)
+        return s, c2
+    by_rank = order[np.argsort(rank, kind="stable")]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rank))])
+    for r in range(maxsize):
+        rows = by_rank[bounds[r] : bounds[r + 1]]
+        g = gid[rows]
+        s[g], c[g] = _neumaier(s[g], c[g], values[rows])
+    return s, c
+
+
+def _finish_sum(s: F64, c: F64) -> F64:
+    with np.errstate(invalid="ignore"):
+        out: F64 = np.where(np.isinf(s), s, s + c)
+    return out
+
+
+def aggregate(
+    node: AggregateExpr, vec: VectorSeries, param: F64 | str | None, annotate: Annotate
+) -> VectorSeries:
+    """Evaluate ``node`` (its input already evaluated to ``vec``) over all steps."""
+    op = node.op
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        assert not isinstance(param, str)
+        return _select_k(node, vec, param, annotate)
+    if op == "count_values":
+        assert isinstance(param, str)
+        return _count_values(node, vec, param)
+    gid, glabels = group_ids(vec.labels, node.grouping, node.without)
+    ng, t = len(glabels), vec.num_steps
+    present = vec.present
+    x = np.where(present, vec.values, 0.0)
+    count = np.zeros((ng, t))
+    np.add.at(count, gid, present.astype(np.float64))
+    seen = count > 0
+    with np.errstate(all="ignore"):
+        if op == "sum":
+            out = _finish_sum(*kahan_sum(x, gid, ng))
+        elif op == "avg":
+            total = _finish_sum(*kahan_sum(x, gid, ng))
+            out = total / np.where(seen, count, 1.0)
+            overflow = np.isinf(total) & seen
+            if overflow.any():
+                # The direct sum overflowed: average the pre-divided values instead.
+                scaled = np.where(present, vec.values / np.where(seen, count, 1.0)[gid], 0.0)
+                alt = _finish_sum(*kahan_sum(scaled, gid, ng))
+                has_inf = np.zeros((ng, t), dtype=bool)
+                np.logical_or.at(has_inf, gid, present & np.isinf(vec.values))
+                out = np.where(overflow & ~has_inf, alt, out)
+        elif op == "count":
+            out = count
+        elif op == "group":
+            out = np.ones((ng, t))
+        elif op in ("max", "min"):
+            out = np.full((ng, t), np.nan)
+            fill = np.where(present, vec.values, np.nan)
+            (np.fmax if op == "max" else np.fmin).at(out, gid, fill)
+        elif op in ("stddev", "stdvar"):
+            mean = _finish_sum(*kahan_sum(x, gid, ng)) / np.where(seen, count, 1.0)
+            dev = np.where(present, (vec.values - mean[gid]) ** 2, 0.0)
+            var = _finish_sum(*kahan_sum(dev, gid, ng)) / np.where(seen, count, 1.0)
+            out = np.sqrt(var) if op == "stddev" else var
+        elif op == "quantile":
+            assert param is not None and not isinstance(param, str)
+            out = _quantile(node, vec, gid, ng, param, annotate)
+        else:
+            raise PromQLError("bad_data", f"unknown aggregation operator {op!r}")
+    drop = np.zeros(ng, dtype=bool)
+    if any(g == METRIC_NAME for g in node.grouping) and not node.without:
+        np.logical_or.at(drop, gid, vec.drop_name)
+    return VectorSeries(glabels, np.asarray(out, dtype=np.float64), seen, drop)
+
+
+def _quantile(
+    node: AggregateExpr, vec: VectorSeries, gid: I64, ng: int, q: F64, annotate: Annotate
+) -> F64:
+    t = vec.num_steps
+    bad = np.isnan(q) | (q < 0) | (q > 1)
+    if bad.any() and node.param is not None:
+        qv = float(q[np.nonzero(bad)[0][0]])
+        annotate(
+            "warning", f"quantile value should be between 0 and 1, got {_go_g(qv)}", node.param
+        )
+    out = np.full((ng, t), np.nan)
+    for g in range(ng):
+        rows = np.nonzero(gid == g)[0]
+        v = vec.values[rows].T  # [T, n]
+        p = vec.present[rows].T
+        cat = np.where(p, np.where(np.isnan(v), 0, 1), 2)
+        order = np.lexsort((np.where(np.isnan(v), 0.0, v), cat), axis=-1)
+        sv = np.take_along_axis(v, order, axis=-1)
+        n = p.sum(axis=1)
+        rank = q * (n - 1)
+        lower = np.clip(np.floor(rank), 0, None).astype(np.int64)
+        upper = np.minimum(n - 1, lower + 1).clip(0, None)
+        lower = np.minimum(lower, np.maximum(n - 1, 0))
+        w = rank - np.floor(rank)
+        steps = np.arange(t)
+        res = sv[steps, lower] * (1 - w) + sv[steps, upper] * w
+        res = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, res))
+        res = np.where(np.isnan(q) | (n == 0), np.nan, res)
+        out[g] = res
+    return out
+
+
+def _select_k(
+    node: AggregateExpr, vec: VectorSeries, param: F64 | None, annotate: Annotate
+) -> VectorSeries:
+    op = node.op
+    n, t = vec.values.shape
+    assert param is not None
+    gid, _ = group_ids(vec.labels, node.grouping, node.without)
+    selected = np.zeros((n, t), dtype=bool)
+    rank_all = np.zeros((n, t), dtype=np.int64)
+    if op == "limit_ratio":
+        if np.isnan(param).any():
+            raise PromQLError("execution", "Ratio value NaN is NaN")
+        ratio = np.clip(param, -1.0, 1.0)
+        if (np.abs(param) > 1).any() and node.param is not None:
+            bad = float(param[np.nonzero(np.abs(param) > 1)[0][0]])
+            annotate(
+                "warning",
+                f"ratio value should be between -1 and 1, got {_go_g(bad)}, capping to "
+                f"{_go_g(float(np.clip(bad, -1, 1)))}",
+                node.param,
+            )
+        offs = np.array([_sample_offset(ls) for ls in vec.labels])[:, None]
+        keep = np.where(ratio >= 0, offs < ratio, offs >= 1 + ratio)
+        selected = vec.present & keep & (ratio != 0)
+    else:
+        if (np.abs(param[~np.isnan(param)]) >= 2**63).any() or np.isnan(param).any():
+            bad = float(param[np.isnan(param) | (np.abs(param) >= 2**63)][0])
+            raise PromQLError("execution", f"Scalar value {_go_g(bad)} overflows int64")
+        k = np.trunc(param).astype(np.int64)
+        for g in range(int(gid.max()) + 1 if n else 0):
+            rows = np.nonzero(gid == g)[0]
+            v = vec.values[rows]
+            p = vec.present[rows]
+            idx = np.broadcast_to(np.arange(len(rows))[:, None], v.shape)
+            if op == "limitk":
+                rank = np.cumsum(p, axis=0) - 1
+            else:
+                key = -v if op == "topk" else v
+                cat = np.where(p, np.where(np.isnan(v), 1, 0), 2)
+                order = np.lexsort((idx, np.where(np.isnan(key), 0.0, key), cat), axis=0)
+                rank = np.empty_like(order)
+                np.put_along_axis(rank, order, idx, axis=0)
+            rank_all[rows] = rank
+            selected[rows] = p & (rank < k[None, :])
+    rows_used = np.nonzero(selected.any(axis=1))[0]
+    if t == 1 and op != "limit_ratio":
+        # Instant queries keep Prometheus' order: by group, then by rank.
+        rows_used = rows_used[np.lexsort((rank_all[rows_used, 0], gid[rows_used]))]
+    return VectorSeries(
+        [vec.labels[i] for i in rows_used],
+        vec.values[rows_used],
+        selected[rows_used],
+        vec.drop_name[rows_used] if vec.drop_name.size == n else np.zeros(len(rows_used), bool),
+    )
+
+
+def _sample_offset(labels: Labels) -> float:
+    """A stable pseudo-random position in [0, 1) per label set, for ``limit_ratio``."""
+    h = hashlib.blake2b(repr(tuple(labels)).encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") / float(2**64 - 1)
+
+
+def _count_values(node: AggregateExpr, vec: VectorSeries, label: str) -> VectorSeries:
+    if not LABEL_NAME_RE.match(label):
+        raise PromQLError("execution", f'invalid label name "{label}"')
+    grouping = list(node.grouping)
+    if not node.without:
+        grouping.append(label)
+    gid, glabels = group_ids(vec.labels, grouping, node.without)
+    t = vec.num_steps
+    rows_i, steps = np.nonzero(vec.present)
+    vals = vec.values[rows_i, steps]
+    uniq, vinv = np.unique(vals.view(np.int64), return_inverse=True)
+    texts = [format_value(float(x)) for x in uniq.view(np.float64)]
+    keys: dict[Labels, int] = {}
+    out_row = np.empty(len(rows_i), dtype=np.int64)
+    cache: dict[tuple[int, int], int] = {}
+    for c, (g, u) in enumerate(zip(gid[rows_i].tolist(), vinv.tolist(), strict=True)):
+        r = cache.get((g, u))
+        if r is None:
+            d = dict(glabels[g])
+            d[label] = texts[u]
+            r = cache[(g, u)] = keys.setdefault(Labels.from_dict(d), len(keys))
+        out_row[c] = r
+    counts = np.zeros((len(keys), t))
+    np.add.at(counts, (out_row, steps), 1.0)
+    return VectorSeries(list(keys), counts, counts > 0, np.zeros(len(keys), dtype=bool))
+
+
+def format_value(v: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, no exponent."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    r = repr(v)
+    if "e" in r or "E" in r:
+        r = format(Decimal(r), "f")
+    if r.endswith(".0"):
+        r = r[:-2]
+    return r
+
+
+def _go_g(v: float) -> str:
+    """Go's ``%g``-ish rendering used in Prometheus' messages."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    r = repr(v)
+    return r[:-2] if r.endswith(".0") else r
+
+
+def present_any(mask: Mask) -> bool:
+    return bool(mask.any())

@@ -1,0 +1,264 @@
+"""Series selection: instant vectors with lookback, range windows, anchored/smoothed ranges.
+
+Every selector fetches each matching series once for the whole query and then answers all
+steps at once: the samples of all series are concatenated (CSR layout) and one
+``searchsorted`` over a per-series shifted key finds, for every (series, step) pair, the
+last sample at or before the step, or a range window's bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from promhub.model.labels import Labels
+from promhub.model.value import stale_mask
+from promhub.promql.value import F64, I64, Mask, RangeSeries, VectorSeries
+from promhub.storage.interface import Series
+
+#: Beyond this many shifted-key units, keys could overflow int64: search per series.
+_KEY_LIMIT = 2**62
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The samples of the series a selector matched, concatenated (CSR)."""
+
+    labels: list[Labels]
+    offsets: I64  # [N + 1]
+    timestamps: I64
+    values: F64
+
+    @property
+    def num_series(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.timestamps.size)
+
+
+def concatenate(series: Sequence[Series]) -> Fetched:
+    """Stack storage series into one CSR block."""
+    counts = np.fromiter((len(s.timestamps) for s in series), dtype=np.int64, count=len(series))
+    offsets = np.zeros(len(series) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if series:
+        ts = np.concatenate([np.asarray(s.timestamps, dtype=np.int64) for s in series])
+        vals = np.concatenate([np.asarray(s.values, dtype=np.float64) for s in series])
+    else:
+        ts = np.empty(0, dtype=np.int64)
+        vals = np.empty(0, dtype=np.float64)
+    return Fetched([s.labels for s in series], offsets, ts, vals)
+
+
+def without_stale(f: Fetched) -> Fetched:
+    """The same series with staleness markers removed (range selections never see them)."""
+    stale = stale_mask(f.values)
+    if not stale.any():
+        return f
+    keep = ~stale
+    seg = np.repeat(np.arange(f.num_series), np.diff(f.offsets))
+    counts = np.bincount(seg[keep], minlength=f.num_series).astype(np.int64)
+    offsets = np.zeros(f.num_series + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return Fetched(f.labels, offsets, f.timestamps[keep], f.values[keep])
+
+
+def segment_search(f: Fetched, queries: I64, side: str) -> I64:
+    """For each series i and query time ``queries[..., k]``, the absolute index into
+    ``f.timestamps`` where the query would be inserted within series i's segment.
+
+    ``queries`` is ``[T]`` (the same times for every series) or ``[N, T]``.
+    """
+    n = f.num_series
+    q = np.broadcast_to(queries, (n, queries.shape[-1])) if queries.ndim == 1 else queries
+    if n == 0:
+        return np.zeros((0, q.shape[1]), dtype=np.int64)
+    starts = f.offsets[:-1]
+    if f.num_samples == 0:
+        return np.broadcast_to(starts[:, None], q.shape).copy()
+    lo = min(int(f.timestamps.min()), int(q.min()))
+    hi = max(int(f.timestamps.max()), int(q.max()))
+    span = hi - lo + 1
+    if span * n < _KEY_LIMIT and lo > -(2**62) and hi < 2**62:
+        seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(f.offsets))
+        keys = (f.timestamps - lo) + seg * span
+        qk = (q - lo) + (np.arange(n, dtype=np.int64) * span)[:, None]
+        return np.searchsorted(keys, qk, side=side).astype(np.int64)  # type: ignore[call-overload]
+    out = np.empty(q.shape, dtype=np.int64)
+    for i in range(n):
+        a, b = int(f.offsets[i]), int(f.offsets[i + 1])
+        out[i] = a + np.searchsorted(f.timestamps[a:b], q[i], side=side)  # type: ignore[call-overload]
+    return out
+
+
+@dataclass(slots=True)
+class InstantSelection:
+    vector: VectorSeries
+    #: Timestamp of the sample chosen at each (series, step); meaningful where present.
+    sample_ts: I64
+
+
+def select_instant(f: Fetched, ref_times: I64, lookback_ms: int) -> InstantSelection:
+    """The latest sample in ``(t - lookback, t]`` for each series and reference time ``t``;
+    a staleness marker there means "no value"."""
+    n, t = f.num_series, ref_times.shape[-1]
+    if n == 0 or f.num_samples == 0:
+        empty = VectorSeries(
+            f.labels,
+            np.zeros((n, t)),
+            np.zeros((n, t), dtype=bool),
+            np.zeros(n, dtype=bool),
+        )
+        return InstantSelection(empty, np.zeros((n, t), dtype=np.int64))
+    idx = segment_search(f, ref_times, "right") - 1
+    valid: Mask = idx >= f.offsets[:-1, None]
+    safe = np.where(valid, idx, 0)
+    ts = f.timestamps[safe]
+    vals = f.values[safe]
+    ref = np.broadcast_to(ref_times, (n, t))
+    present = valid & (ts > ref - lookback_ms) & ~stale_mask(vals)
+    vector = VectorSeries(f.labels, np.where(present, vals, 0.0), present, np.zeros(n, dtype=bool))
+    return InstantSelection(vector, ts)
+
+
+def select_range(f: Fetched, ref_times: I64, range_ms: int) -> RangeSeries:
+    """Windows ``(t - range, t]`` over the (stale-free) samples of each series."""
+    g = without_stale(f)
+    lo = segment_search(g, ref_times - range_ms, "right")
+    hi = segment_search(g, ref_times, "right")
+    return RangeSeries(
+        g.labels,
+        g.offsets,
+        g.timestamps,
+        g.values,
+        lo,
+        hi,
+        np.asarray(ref_times, dtype=np.int64).reshape(-1) if ref_times.ndim == 1 else ref_times[0],
+        range_ms,
+        np.zeros(g.num_series, dtype=bool),
+    )
+
+
+def select_extended(
+    f: Fetched, ref_times: I64, range_ms: int, lookback_ms: int, smoothed: bool
+) -> RangeSeries:
+    """``anchored``/``smoothed`` windows: each window gets a synthetic point exactly at its
+    start and end (the nearest sample at or before the boundary, or for ``smoothed`` a
+    linear interpolation across it), so rates need no extrapolation.
+
+    Windows are materialised per (series, step): series i's block holds its windows one
+    after another, and ``lo``/``hi`` index into it, so timestamps ascend within a window
+    but not across a whole series block.
+    """
+    g = without_stale(f)
+    n, t = g.num_series, ref_times.shape[-1]
+    maxt = np.broadcast_to(ref_times, (n, t))
+    mint = maxt - range_ms
+    # Samples fetched for a window: (mint - lookback, maxt] (+ lookback after maxt if smoothed).
+    fa = segment_search(g, ref_times - range_ms - lookback_ms, "right")
+    fb = segment_search(g, ref_times + (lookback_ms if smoothed else 0), "right")
+    has = fb > fa
+    # First: the last sample at or before mint, else the first fetched one.
+    after_mint = segment_search(g, ref_times - range_ms, "right")
+    first = np.maximum(fa, after_mint - 1)
+    if smoothed:
+        # The first sample at or after maxt, capped at the last fetched one.
+        at_maxt = segment_search(g, ref_times, "left")
+        last = np.minimum(at_maxt, fb - 1)
+    else:
+        last = fb - 1
+    safe_last = np.clip(last, 0, max(g.num_samples - 1, 0))
+    ok = has & (g.timestamps[safe_last] > mint) if g.num_samples else has & False
+    ts, vs = g.timestamps, g.values
+    cap = max(g.num_samples - 1, 0)
+    fi = np.clip(first, 0, cap)
+    li = safe_last
+    left = vs[fi] if g.num_samples else np.zeros((n, t))
+    right = vs[li] if g.num_samples else np.zeros((n, t))
+    if smoothed and g.num_samples:
+        need_l = ok & (ts[fi] < mint)
+        nxt = np.clip(fi + 1, 0, cap)
+        left = np.where(need_l, _interpolate(ts[fi], vs[fi], ts[nxt], vs[nxt], mint), left)
+        need_r = ok & (li > fa) & (ts[li] > maxt)
+        prv = np.clip(li - 1, 0, cap)
+        right = np.where(need_r, _interpolate(ts[prv], vs[prv], ts[li], vs[li], maxt), right)
+    # Real samples strictly inside the window replace nothing: boundary ones are dropped.
+    mid_a = np.where(ts[fi] <= mint, fi + 1, fi) if g.num_samples else fi
+    mid_b = np.where(ts[li] >= maxt, li - 1, li) if g.num_samples else li
+    mid_n = np.where(ok, np.maximum(mid_b - mid_a + 1, 0), 0)
+    sizes = np.where(ok, mid_n + 2, 0).astype(np.int64)
+    flat_sizes = sizes.reshape(-1)
+    total = int(flat_sizes.sum())
+    win_start = np.zeros(flat_sizes.size + 1, dtype=np.int64)
+    np.cumsum(flat_sizes, out=win_start[1:])
+    out_ts = np.empty(total, dtype=np.int64)
+    out_vs = np.empty(total, dtype=np.float64)
+    okf = ok.reshape(-1)
+    ws = win_start[:-1][okf]
+    we = win_start[1:][okf] - 1
+    out_ts[ws] = mint.reshape(-1)[okf]
+    out_vs[ws] = left.reshape(-1)[okf]
+    out_ts[we] = maxt.reshape(-1)[okf]
+    out_vs[we] = right.reshape(-1)[okf]
+    mflat = mid_n.reshape(-1)
+    if mflat.sum():
+        owner = np.repeat(np.arange(mflat.size), mflat)
+        within = np.arange(int(mflat.sum())) - np.repeat(np.cumsum(mflat) - mflat, mflat)
+        src = mid_a.reshape(-1)[owner] + within
+        dst = win_start[:-1][owner] + 1 + within
+        out_ts[dst] = ts[src]
+        out_vs[dst] = vs[src]
+    lo = win_start[:-1].reshape(n, t)
+    hi = win_start[1:].reshape(n, t)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        offsets[:-1] = lo[:, 0]
+        offsets[-1] = total
+    return RangeSeries(
+        g.labels,
+        offsets,
+        out_ts,
+        out_vs,
+        lo,
+        hi,
+        np.asarray(ref_times if ref_times.ndim == 1 else ref_times[0], dtype=np.int64),
+        range_ms,
+        np.zeros(n, dtype=bool),
+    )
+
+
+def _interpolate(t1: I64, v1: F64, t2: I64, v2: F64, at: I64) -> F64:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dt = (t2 - t1).astype(np.float64)
+        out: F64 = v1 + (v2 - v1) * (at - t1).astype(np.float64) / np.where(dt == 0, 1.0, dt)
+    return out
+
+
+def range_from_vector(v: VectorSeries, times: I64, ref_times: I64, range_ms: int) -> RangeSeries:
+    """A subquery's result as range input: the inner steps where each series had a value,
+    windowed by ``(t - range, t]`` for each outer reference time."""
+    n = v.num_series
+    counts = v.present.sum(axis=1).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    rows, cols = np.nonzero(v.present)
+    ts = times[cols].astype(np.int64)
+    vals = v.values[rows, cols]
+    f = Fetched(v.labels, offsets, ts, vals)
+    lo = segment_search(f, ref_times - range_ms, "right")
+    hi = segment_search(f, ref_times, "right")
+    return RangeSeries(
+        v.labels,
+        offsets,
+        ts,
+        vals,
+        lo,
+        hi,
+        np.asarray(ref_times if ref_times.ndim == 1 else ref_times[0], dtype=np.int64),
+        range_ms,
+        v.drop_name.copy() if v.drop_name.size == n else np.zeros(n, dtype=bool),
+    )
