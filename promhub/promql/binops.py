@@ -304,8 +304,8 @@ def vector_vector(
         for j in np.nonzero(lonely.any(axis=1))[0].tolist():
             m = lonely[j]
             fm = np.full(t, fill_many)
-            a, b = (one.values[j], fm) if swapped else (fm, one.values[j])
-            v, k = _elem(op, a, b, return_bool)
+            xa, xb = (one.values[j], fm) if swapped else (fm, one.values[j])
+            v, k = _elem(op, xa, xb, return_bool)
             k = k & m
             if not k.any():
                 continue

@@ -28,6 +28,7 @@ from promhub.promql.evaluator import TOO_MANY_SAMPLES, Evaluator, _scalar_as_vec
 from promhub.promql.prepare import prepare
 from promhub.promql.value import (
     I64,
+    Mask,
     RangeSeries,
     ScalarSeries,
     StringValue,
@@ -172,12 +173,12 @@ class Engine:
 
 def _load_functions() -> None:
     """Import the function library, which registers itself in ``call.FUNCTIONS``."""
+    import contextlib
     import importlib
 
-    try:
+    # The library is optional for the engine's own unit tests.
+    with contextlib.suppress(ImportError):
         importlib.import_module("promhub.promql.functions")
-    except ImportError:  # pragma: no cover - the library is optional for engine unit tests
-        pass
 
 
 _load_functions()
@@ -186,10 +187,12 @@ _load_functions()
 def _parse(expr: str | Expr) -> Expr:
     if not isinstance(expr, str):
         return expr
-    from promhub.promql.parser import parse_expr
+    import importlib
 
+    parser = importlib.import_module("promhub.promql.parser")
     try:
-        return parse_expr(expr)
+        node: Expr = parser.parse_expr(expr)
+        return node
     except PromQLError:
         raise
     except Exception as e:
@@ -205,7 +208,7 @@ def _documented(t: ValueType) -> str:
     }.get(t, t.value)
 
 
-def _drop_names(labels: list[Labels], drop: np.ndarray) -> list[Labels]:  # type: ignore[type-arg]
+def _drop_names(labels: list[Labels], drop: Mask) -> list[Labels]:
     if drop.size == 0 or not drop.any():
         return labels
     return [drop_metric_name(ls) if d else ls for ls, d in zip(labels, drop.tolist(), strict=True)]

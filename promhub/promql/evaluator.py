@@ -279,6 +279,10 @@ class Evaluator:
         name = node.func
         if name == "timestamp":
             return self._timestamp(node, times)
+        if name == "info":
+            from promhub.promql.info import evaluate_info
+
+            return evaluate_info(self, node, times)
         impl = FUNCTIONS.get(name)
         if impl is None:
             raise PromQLError("bad_data", f"unknown function with name {name!r}")

@@ -87,7 +87,8 @@ def segment_search(f: Fetched, queries: I64, side: str) -> I64:
         seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(f.offsets))
         keys = (f.timestamps - lo) + seg * span
         qk = (q - lo) + (np.arange(n, dtype=np.int64) * span)[:, None]
-        return np.searchsorted(keys, qk, side=side).astype(np.int64)  # type: ignore[call-overload]
+        found: I64 = np.searchsorted(keys, qk, side=side).astype(np.int64)  # type: ignore[call-overload]
+        return found
     out = np.empty(q.shape, dtype=np.int64)
     for i in range(n):
         a, b = int(f.offsets[i]), int(f.offsets[i + 1])
