@@ -8,6 +8,8 @@ evaluates its inner expression once at its own (step-aligned) times.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -44,6 +46,13 @@ from promhub.promql.value import (
     VectorSeries,
 )
 from promhub.storage.interface import Queryable
+
+@dataclass(slots=True)
+class EngineCall(FunctionCall):
+    """A function call with the storage access ``info()`` needs."""
+
+    select_timestamps: Callable[[list[Matcher]], VectorSeries] | None = None
+
 
 TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 
@@ -279,7 +288,7 @@ class Evaluator:
         name = node.func
         if name == "timestamp":
             return self._timestamp(node, times)
-        if name == "info":
+        if name == "info" and "info" not in FUNCTIONS:
             from promhub.promql.info import evaluate_info
 
             return evaluate_info(self, node, times)
@@ -294,7 +303,9 @@ class Evaluator:
             else:
                 args.append(self.eval(a, times))
         self.check_deadline()
-        fc = FunctionCall(node, args, times, [], self.lookback_ms)
+        fc = EngineCall(node, args, times, [], self.lookback_ms)
+        if name == "info":
+            fc.select_timestamps = lambda ms: self._sample_times(ms, times)
         try:
             out = impl(fc)
         except PromQLError:
@@ -309,6 +320,13 @@ class Evaluator:
         if isinstance(out, VectorSeries):
             self.charge(int(out.present.sum()))
         return out
+
+    def _sample_times(self, matchers: list[Matcher], times: I64) -> VectorSeries:
+        """Series matching ``matchers`` at ``times``; values are the picked samples' times."""
+        f = self.fetch(matchers, int(times.min()) - self.lookback_ms + 1, int(times.max()))
+        sel = selectors.select_instant(f, times, self.lookback_ms)
+        v = sel.vector
+        return VectorSeries(v.labels, sel.sample_ts.astype(np.float64), v.present, v.drop_name)
 
     def _timestamp(self, node: Call, times: I64) -> VectorSeries:
         """``timestamp(v)``: sample times for a plain selector, else the step times."""
