@@ -242,8 +242,8 @@ def _finish(value: Value, is_range: bool, times: I64) -> QueryResult:
         idx = np.array(rows, dtype=np.int64)
         out = VectorSeries(
             [v.labels[i] for i in rows],
-            v.values[idx].reshape(len(rows), -1),
-            v.present[idx].reshape(len(rows), -1),
+            v.values[idx].reshape(len(rows), len(times)),
+            v.present[idx].reshape(len(rows), len(times)),
             np.zeros(len(rows), dtype=bool),
         )
         return QueryResult(out, "matrix", step_times=times)
