@@ -82,6 +82,37 @@ def kahan_sum(values: F64, gid: I64, ngroups: int) -> tuple[F64, F64]:
     return s, c
 
 
+def _welford(values: F64, present: Mask, gid: I64, ngroups: int) -> F64:
+    """Per-group sum of squared deviations by Welford's online update, in input order
+    (Prometheus' algorithm: identical values give exactly 0)."""
+    n, t = values.shape
+    mean = np.zeros((ngroups, t))
+    m2 = np.zeros((ngroups, t))
+    count = np.zeros((ngroups, t))
+    if n == 0:
+        return m2
+    order = np.argsort(gid, kind="stable")
+    gs = gid[order]
+    rank = np.arange(n) - np.searchsorted(gs, gs, "left")
+    by_rank = order[np.argsort(rank, kind="stable")]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rank))])
+    with np.errstate(all="ignore"):
+        for r in range(int(rank.max()) + 1):
+            rows = by_rank[bounds[r] : bounds[r + 1]]
+            g = gid[rows]
+            p = present[rows]
+            f = values[rows]
+            c = count[g] + p
+            delta = f - mean[g]
+            new_mean = np.where(p, mean[g] + delta / np.where(c > 0, c, 1.0), mean[g])
+            first = p & (c == 1)
+            new_mean = np.where(first, f, new_mean)
+            m2[g] = np.where(first, 0.0, np.where(p, m2[g] + delta * (f - new_mean), m2[g]))
+            mean[g] = new_mean
+            count[g] = c
+    return m2
+
+
 def _finish_sum(s: F64, c: F64) -> F64:
     with np.errstate(invalid="ignore"):
         out: F64 = np.where(np.isinf(s), s, s + c)
@@ -129,9 +160,7 @@ def aggregate(
             fill = np.where(present, vec.values, np.nan)
             (np.fmax if op == "max" else np.fmin).at(out, gid, fill)
         elif op in ("stddev", "stdvar"):
-            mean = _finish_sum(*kahan_sum(x, gid, ng)) / np.where(seen, count, 1.0)
-            dev = np.where(present, (vec.values - mean[gid]) ** 2, 0.0)
-            var = _finish_sum(*kahan_sum(dev, gid, ng)) / np.where(seen, count, 1.0)
+            var = _welford(vec.values, present, gid, ng) / np.where(seen, count, 1.0)
             out = np.sqrt(var) if op == "stddev" else var
         elif op == "quantile":
             assert param is not None and not isinstance(param, str)

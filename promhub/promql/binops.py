@@ -18,6 +18,27 @@ from promhub.promql.value import F64, I64, Mask, VectorSeries
 METADATA_LABELS = (METRIC_NAME, "__type__", "__unit__")
 
 
+def go_string(labels: Labels) -> str:
+    """Go's ``labels.Labels.String()``: ``{__name__="up", job="x"}``."""
+    return "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in labels) + "}"
+
+
+def _go_quote(s: str) -> str:
+    out = []
+    for ch in s:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable():
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def drop_metric_name(labels: Labels) -> Labels:
     """The label set without ``__name__`` (and ``__type__``/``__unit__``)."""
     if not any(k in METADATA_LABELS for k, _ in labels):
@@ -246,12 +267,12 @@ def vector_vector(
         s_idx, step = (int(x[0]) for x in np.nonzero(counts > 1))
         js = [j for j in range(one.num_series) if so[j] == s_idx and one_present[j, step]]
         side = "left" if swapped else "right"
-        a, b = one.labels[js[1]], one.labels[js[0]]
+        a, b = sorted((one.labels[js[0]], one.labels[js[1]]))
         raise PromQLError(
             "execution",
-            f"found duplicate series for the match group {_match_labels(a, matching)} on the "
-            f"{side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: "
-            "matching labels must be unique on one side",
+            f"found duplicate series for the match group {go_string(_match_labels(a, matching))}"
+            f" on the {side} hand-side of the operation: [{go_string(a)}, {go_string(b)}]"
+            ";many-to-many matching not allowed: matching labels must be unique on one side",
         )
     one_idx = np.full((nsig, t), -1, dtype=np.int64)
     jr, jc = np.nonzero(one_present)
@@ -287,8 +308,10 @@ def vector_vector(
     ki, kt = np.nonzero(keep)
     rows = pair_rows[inv]
     if card is Cardinality.ONE_TO_ONE:
+        # Counted before comparison filtering, as Prometheus does.
+        mi, mt = np.nonzero(matched)
         dup = np.zeros((nsig, t), dtype=np.int64)
-        np.add.at(dup, (sm[ki], kt), 1)
+        np.add.at(dup, (sm[mi], mt), 1)
         if (dup > 1).any():
             raise PromQLError(
                 "execution",
