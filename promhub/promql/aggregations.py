@@ -105,9 +105,7 @@ def _welford(values: F64, present: Mask, gid: I64, ngroups: int) -> F64:
             c = count[g] + p
             delta = f - mean[g]
             new_mean = np.where(p, mean[g] + delta / np.where(c > 0, c, 1.0), mean[g])
-            first = p & (c == 1)
-            new_mean = np.where(first, f, new_mean)
-            m2[g] = np.where(first, 0.0, np.where(p, m2[g] + delta * (f - new_mean), m2[g]))
+            m2[g] = np.where(p, m2[g] + delta * (f - new_mean), m2[g])
             mean[g] = new_mean
             count[g] = c
     return m2
