@@ -14,7 +14,6 @@ functions), :mod:`.labels` (label_replace, label_join, sort_by_label), :mod:`.hi
 
 from promhub.promql.functions import (  # noqa: F401  (imported to register)
     histogram,
-    info,
     labels,
     math,
     over_time,

@@ -220,9 +220,11 @@ def _quantile_sorted(q: F64, vals: F64, starts: I64, counts: I64) -> F64:
     n = counts.astype(np.float64)
     with np.errstate(invalid="ignore"):
         rank = q * (n - 1)
-        lower = np.maximum(0.0, np.floor(np.where(np.isfinite(rank), rank, 0.0)))
+        # Out-of-range q is answered below; clip so the gather stays in bounds.
+        ok = np.isfinite(rank) & (q >= 0) & (q <= 1)
+        lower = np.maximum(0.0, np.floor(np.where(ok, rank, 0.0)))
         upper = np.minimum(n - 1, lower + 1)
-        weight = rank - np.floor(rank)
+        weight = np.where(ok, rank - np.floor(rank), 0.0)
         lo_i = starts + lower.astype(np.int64)
         up_i = starts + upper.astype(np.int64)
         out: F64 = vals[lo_i] * (1 - weight) + vals[up_i] * weight

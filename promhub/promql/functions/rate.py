@@ -21,6 +21,7 @@ from promhub.promql.functions.window import (
     search,
     segment_sums,
     selector_of,
+    sorted_within_series,
     vector_result,
 )
 from promhub.promql.value import F64, I64, Mask, RangeSeries, Value
@@ -128,12 +129,17 @@ def _extended_rate(
     range_start, range_end = _bounds(rs)
     nonempty = counts > 0
     lo, hi = rs.lo, rs.hi
-    # Searches run over all but the last sample of the window, as in Prometheus.
-    before_start = np.clip(search(rs, range_start, "right"), lo, np.maximum(hi - 1, lo)) - lo
-    first = lo + np.maximum(0, before_start - 1)
-    last = hi - 1
-    if smoothed:
-        last = lo + np.clip(search(rs, range_end, "left"), lo, np.maximum(hi - 1, lo)) - lo
+    if sorted_within_series(rs):
+        # Raw samples: searches run over all but the last sample of the window, as in
+        # Prometheus.
+        before = np.clip(search(rs, range_start, "right"), lo, np.maximum(hi - 1, lo)) - lo
+        first = lo + np.maximum(0, before - 1)
+        last = hi - 1
+        if smoothed:
+            last = lo + np.clip(search(rs, range_end, "left"), lo, np.maximum(hi - 1, lo)) - lo
+    else:
+        # Windows materialised with synthetic points exactly at both boundaries.
+        first, last = lo, hi - 1
     present = nonempty.copy()
     safe_last = np.where(nonempty, last, 0)
     safe_first = np.where(nonempty, first, 0)
@@ -297,7 +303,7 @@ def _count_pairs(call: FunctionCall, kind: str) -> Value:
     lo, hi = rs.lo, rs.hi
     present = hi > lo
     sel = selector_of(call)
-    if sel is not None and sel.anchored and len(rs.timestamps):
+    if sel is not None and sel.anchored and len(rs.timestamps) and sorted_within_series(rs):
         # Anchored: count from the last sample at or before the range start.
         range_start, _ = _bounds(rs)
         before = np.clip(search(rs, range_start, "right"), lo, np.maximum(hi - 1, lo)) - lo

@@ -277,6 +277,18 @@ def _plain(f: float) -> str:
     return r
 
 
+def sorted_within_series(rs: RangeSeries) -> bool:
+    """Whether each series' samples ascend in time (a plain CSR), as opposed to the
+    engine's materialised ``anchored``/``smoothed`` windows laid out one after another."""
+    ts = rs.timestamps
+    if len(ts) < 2:
+        return True
+    drops = np.flatnonzero(ts[1:] < ts[:-1]) + 1
+    if len(drops) == 0:
+        return True
+    return bool(np.isin(drops, rs.offsets).all())
+
+
 def search(rs: RangeSeries, t: I64, side: str) -> I64:
     """Global index, per ``[N, T]`` cell, of the first sample of series ``i`` with a
     timestamp ``> t`` (``side="right"``) or ``>= t`` (``side="left"``).
