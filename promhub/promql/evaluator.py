@@ -47,6 +47,7 @@ from promhub.promql.value import (
 )
 from promhub.storage.interface import Queryable
 
+
 @dataclass(slots=True)
 class EngineCall(FunctionCall):
     """A function call with the storage access ``info()`` needs."""
@@ -163,8 +164,12 @@ class Evaluator:
 
     def select_vector(self, node: VectorSelector, times: I64) -> selectors.InstantSelection:
         ref = self._ref_times(node, times)
-        f = self.fetch(node.matchers, int(ref.min()) - self.lookback_ms + 1, int(ref.max()))
-        sel = selectors.select_instant(f, ref, self.lookback_ms)
+        ahead = self.lookback_ms if node.smoothed else 0
+        f = self.fetch(node.matchers, int(ref.min()) - self.lookback_ms + 1, int(ref.max()) + ahead)
+        if node.smoothed:
+            sel = selectors.select_smoothed(f, ref, self.lookback_ms)
+        else:
+            sel = selectors.select_instant(f, ref, self.lookback_ms)
         keep = sel.vector.present.any(axis=1)
         if not keep.all():
             idx = np.flatnonzero(keep)
@@ -292,6 +297,7 @@ class Evaluator:
             from promhub.promql.info import evaluate_info
 
             return evaluate_info(self, node, times)
+        _check_extended(node)
         impl = FUNCTIONS.get(name)
         if impl is None:
             raise PromQLError("bad_data", f"unknown function with name {name!r}")
@@ -345,6 +351,29 @@ class Evaluator:
         v = self.eval_vector(node.args[0], times)
         vals = np.broadcast_to(times.astype(np.float64) / 1000.0, v.values.shape).copy()
         return VectorSeries(v.labels, vals, v.present, np.ones(v.num_series, dtype=bool))
+
+
+#: Functions that accept ``anchored`` / ``smoothed`` range selectors.
+_EXTENDED_OK = {
+    "anchored": ("changes", "delta", "increase", "rate", "resets"),
+    "smoothed": ("delta", "increase", "rate"),
+}
+
+
+def _check_extended(node: Call) -> None:
+    for a in node.args:
+        while isinstance(a, ParenExpr | StepInvariantExpr):
+            a = a.expr
+        if not isinstance(a, MatrixSelector):
+            continue
+        vs = a.vector_selector
+        for kind in ("anchored", "smoothed"):
+            if getattr(vs, kind) and node.func not in _EXTENDED_OK[kind]:
+                allowed = ", ".join(_EXTENDED_OK[kind])
+                raise PromQLError(
+                    "bad_data",
+                    f"{kind} modifier can only be used with: {allowed} - not with {node.func}",
+                )
 
 
 def _scalar_as_vector(s: ScalarSeries) -> VectorSeries:

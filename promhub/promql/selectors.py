@@ -147,89 +147,46 @@ def select_range(f: Fetched, ref_times: I64, range_ms: int) -> RangeSeries:
 def select_extended(
     f: Fetched, ref_times: I64, range_ms: int, lookback_ms: int, smoothed: bool
 ) -> RangeSeries:
-    """``anchored``/``smoothed`` windows: each window gets a synthetic point exactly at its
-    start and end (the nearest sample at or before the boundary, or for ``smoothed`` a
-    linear interpolation across it), so rates need no extrapolation.
-
-    Windows are materialised per (series, step): series i's block holds its windows one
-    after another, and ``lo``/``hi`` index into it, so timestamps ascend within a window
-    but not across a whole series block.
+    """``anchored``/``smoothed`` windows: the raw samples of ``(t - range - lookback, t]``
+    (``smoothed`` also ``(t, t + lookback]``), so that the function can pick or interpolate
+    the values at the range boundaries as Prometheus' extendedRate does. ``step_times`` and
+    ``range_ms`` still describe the range the query asked for.
     """
     g = without_stale(f)
-    n, t = g.num_series, ref_times.shape[-1]
-    maxt = np.broadcast_to(ref_times, (n, t))
-    mint = maxt - range_ms
-    # Samples fetched for a window: (mint - lookback, maxt] (+ lookback after maxt if smoothed).
-    fa = segment_search(g, ref_times - range_ms - lookback_ms, "right")
-    fb = segment_search(g, ref_times + (lookback_ms if smoothed else 0), "right")
-    has = fb > fa
-    # First: the last sample at or before mint, else the first fetched one.
-    after_mint = segment_search(g, ref_times - range_ms, "right")
-    first = np.maximum(fa, after_mint - 1)
-    if smoothed:
-        # The first sample at or after maxt, capped at the last fetched one.
-        at_maxt = segment_search(g, ref_times, "left")
-        last = np.minimum(at_maxt, fb - 1)
-    else:
-        last = fb - 1
-    safe_last = np.clip(last, 0, max(g.num_samples - 1, 0))
-    ok = has & (g.timestamps[safe_last] > mint) if g.num_samples else has & False
-    ts, vs = g.timestamps, g.values
-    cap = max(g.num_samples - 1, 0)
-    fi = np.clip(first, 0, cap)
-    li = safe_last
-    left = vs[fi] if g.num_samples else np.zeros((n, t))
-    right = vs[li] if g.num_samples else np.zeros((n, t))
-    if smoothed and g.num_samples:
-        need_l = ok & (ts[fi] < mint)
-        nxt = np.clip(fi + 1, 0, cap)
-        left = np.where(need_l, _interpolate(ts[fi], vs[fi], ts[nxt], vs[nxt], mint), left)
-        need_r = ok & (li > fa) & (ts[li] > maxt)
-        prv = np.clip(li - 1, 0, cap)
-        right = np.where(need_r, _interpolate(ts[prv], vs[prv], ts[li], vs[li], maxt), right)
-    # Real samples strictly inside the window replace nothing: boundary ones are dropped.
-    mid_a = np.where(ts[fi] <= mint, fi + 1, fi) if g.num_samples else fi
-    mid_b = np.where(ts[li] >= maxt, li - 1, li) if g.num_samples else li
-    mid_n = np.where(ok, np.maximum(mid_b - mid_a + 1, 0), 0)
-    sizes = np.where(ok, mid_n + 2, 0).astype(np.int64)
-    flat_sizes = sizes.reshape(-1)
-    total = int(flat_sizes.sum())
-    win_start = np.zeros(flat_sizes.size + 1, dtype=np.int64)
-    np.cumsum(flat_sizes, out=win_start[1:])
-    out_ts = np.empty(total, dtype=np.int64)
-    out_vs = np.empty(total, dtype=np.float64)
-    okf = ok.reshape(-1)
-    ws = win_start[:-1][okf]
-    we = win_start[1:][okf] - 1
-    out_ts[ws] = mint.reshape(-1)[okf]
-    out_vs[ws] = left.reshape(-1)[okf]
-    out_ts[we] = maxt.reshape(-1)[okf]
-    out_vs[we] = right.reshape(-1)[okf]
-    mflat = mid_n.reshape(-1)
-    if mflat.sum():
-        owner = np.repeat(np.arange(mflat.size), mflat)
-        within = np.arange(int(mflat.sum())) - np.repeat(np.cumsum(mflat) - mflat, mflat)
-        src = mid_a.reshape(-1)[owner] + within
-        dst = win_start[:-1][owner] + 1 + within
-        out_ts[dst] = ts[src]
-        out_vs[dst] = vs[src]
-    lo = win_start[:-1].reshape(n, t)
-    hi = win_start[1:].reshape(n, t)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    if n:
-        offsets[:-1] = lo[:, 0]
-        offsets[-1] = total
+    lo = segment_search(g, ref_times - range_ms - lookback_ms, "right")
+    hi = segment_search(g, ref_times + (lookback_ms if smoothed else 0), "right")
     return RangeSeries(
         g.labels,
-        offsets,
-        out_ts,
-        out_vs,
+        g.offsets,
+        g.timestamps,
+        g.values,
         lo,
         hi,
         np.asarray(ref_times if ref_times.ndim == 1 else ref_times[0], dtype=np.int64),
         range_ms,
-        np.zeros(n, dtype=bool),
+        np.zeros(g.num_series, dtype=bool),
     )
+
+
+def select_smoothed(f: Fetched, ref_times: I64, lookback_ms: int) -> InstantSelection:
+    """``metric smoothed``: the value linearly interpolated at ``t`` between the last
+    sample at or before ``t`` and the next one (within the lookback delta)."""
+    sel = select_instant(f, ref_times, lookback_ms)
+    n, t = f.num_series, ref_times.shape[-1]
+    if n == 0 or f.num_samples == 0:
+        return sel
+    nxt = segment_search(f, ref_times, "right")
+    has_next = nxt < f.offsets[1:, None]
+    safe = np.where(has_next, nxt, 0)
+    tn, vn = f.timestamps[safe], f.values[safe]
+    ref = np.broadcast_to(ref_times, (n, t))
+    has_next &= (tn <= ref + lookback_ms) & ~stale_mask(vn)
+    prev = sel.sample_ts
+    use = sel.vector.present & has_next & (prev < ref)
+    v = sel.vector
+    interp = _interpolate(prev, v.values, tn, vn, ref)
+    values = np.where(use, interp, v.values)
+    return InstantSelection(VectorSeries(v.labels, values, v.present, v.drop_name), prev)
 
 
 def _interpolate(t1: I64, v1: F64, t2: I64, v2: F64, at: I64) -> F64:
