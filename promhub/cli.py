@@ -84,6 +84,27 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
     )
+    _add_web_query_flags(p)
+
+
+def _add_web_query_flags(p: argparse.ArgumentParser) -> None:
+    """The HTTP API's security and PromQL limit flags (Prometheus' names and defaults)."""
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        help="path to a web.yml enabling TLS and/or basic authentication",
+    )
+    p.add_argument(
+        "--web.cors.origin",
+        dest="cors_origin",
+        default=".*",
+        help="regex for CORS origin, fully anchored (e.g. 'https?://(domain1|domain2)\\.com')",
+    )
+    p.add_argument("--query.lookback-delta", dest="query_lookback", default="5m")
+    p.add_argument("--query.timeout", dest="query_timeout", default="2m")
+    p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000)
+    p.add_argument("--query.max-concurrency", dest="query_max_concurrency", type=int, default=20)
 
 
 def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -152,6 +173,12 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             external_url=args.external_url,
             max_body_bytes=_size_bytes(args.max_body),
             log_level=args.log_level,
+            web_config_file=args.web_config_file,
+            cors_origin=args.cors_origin,
+            query_lookback_ms=_duration_ms(args.query_lookback),
+            query_timeout_s=_duration_ms(args.query_timeout) / 1000,
+            query_max_samples=args.query_max_samples,
+            query_max_concurrency=max(1, args.query_max_concurrency),
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,
@@ -162,6 +189,12 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "web.enable-admin-api": str(args.enable_admin_api).lower(),
                 "web.external-url": args.external_url,
                 "log.level": args.log_level,
+                "web.config.file": args.web_config_file,
+                "web.cors.origin": args.cors_origin,
+                "query.lookback-delta": args.query_lookback,
+                "query.timeout": args.query_timeout,
+                "query.max-samples": str(args.query_max_samples),
+                "query.max-concurrency": str(args.query_max_concurrency),
             },
         )
     except ValueError as e:

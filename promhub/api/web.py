@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from promhub.server.server import Server
 
 SERVER_KEY: web.AppKey[Server] = web.AppKey("server")
+#: The TLS context web.yml asks for (None: plain HTTP); the server hands it to its site.
+SSL_CONTEXT_KEY: web.AppKey[ssl.SSLContext | None] = web.AppKey("ssl_context")
 
 
 def _server(request: web.Request) -> Server:
@@ -170,8 +173,19 @@ async def status_config(request: web.Request) -> web.Response:
 
 
 def build_app(server: Server) -> web.Application:
-    app = web.Application(client_max_size=server.opts.max_body_bytes)
+    from promhub.api.federate import federate
+    from promhub.api.security import WebSecurity, cors_middleware
+    from promhub.api.v1 import register_v1
+
+    middlewares = [cors_middleware(server.opts.cors_origin or ".*")]
+    security = None
+    if server.opts.web_config_file:
+        # Auth first, so a 401 is answered before any handler runs.
+        security = WebSecurity(server.opts.web_config_file)
+        middlewares.insert(0, security.middleware)
+    app = web.Application(client_max_size=server.opts.max_body_bytes, middlewares=middlewares)
     app[SERVER_KEY] = server
+    app[SSL_CONTEXT_KEY] = security.ssl_context() if security is not None else None
     r = app.router
     r.add_get("/-/healthy", healthy)
     r.add_get("/-/ready", ready)
@@ -186,4 +200,6 @@ def build_app(server: Server) -> web.Application:
     r.add_get("/api/v1/status/runtimeinfo", runtimeinfo)
     r.add_get("/api/v1/status/flags", flags)
     r.add_get("/api/v1/status/config", status_config)
+    r.add_get("/federate", federate)
+    register_v1(app)
     return app

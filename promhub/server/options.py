@@ -20,6 +20,14 @@ class Options:
     enable_admin_api: bool = False
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
+    #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.
+    web_config_file: str = ""
+    #: ``--web.cors.origin``: regex of origins allowed to read the API from a browser.
+    cors_origin: str = ".*"
+    query_lookback_ms: int = 300_000
+    query_max_samples: int = 50_000_000
+    query_timeout_s: float = 120.0
+    query_max_concurrency: int = 20
     log_level: str = "info"
     #: How often the TSDB's maintenance job (head cut, compaction, retention) runs.
     maintenance_interval: float = 60.0

@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from promhub import __version__
-from promhub.api.web import build_app
+from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
@@ -107,7 +107,9 @@ class Server:
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         host, port = self.opts.host_port
-        site = web.TCPSite(self.runner, host, port, reuse_address=True)
+        site = web.TCPSite(
+            self.runner, host, port, reuse_address=True, ssl_context=app[SSL_CONTEXT_KEY]
+        )
         await site.start()
         log.info("listening on %s", self.opts.listen_address)
 

@@ -454,6 +454,32 @@ class DB:
         st.cardinality = h.cardinality(limit)
         return st
 
+    def snapshot(self, target: str | os.PathLike[str], with_head: bool = True) -> None:
+        """Hard-link every block into ``target`` and, ``with_head``, write the head's samples
+        there as one more block: a directory ``promhub serve --storage.tsdb.path`` opens.
+
+        Holds the maintenance lock so no block is compacted away while it is linked.
+        """
+        out = Path(target)
+        out.mkdir(parents=True, exist_ok=True)
+        with self._maintain_lock:
+            with self.head.lock:
+                blocks = list(self._blocks)
+                snap = self.head.snapshot()
+                series = sorted(self.head.all_series(), key=lambda rl: rl[1])
+                mint, maxt = self.head.min_time, self.head.max_time
+            for b in blocks:
+                src = self.path / b.meta.ulid
+                for f in src.rglob("*"):
+                    dst = out / b.meta.ulid / f.relative_to(src)
+                    if f.is_dir():
+                        dst.mkdir(parents=True, exist_ok=True)
+                    else:
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        os.link(f, dst)
+            if with_head and mint != NO_TS:
+                write_block(out, _head_series(snap, series, mint, maxt), mint, maxt + 1)
+
     def lowest_timestamp(self) -> int | None:
         with self.head.lock:
             times = [b.meta.min_time for b in self._blocks]
