@@ -311,7 +311,8 @@ class Evaluator:
         self.check_deadline()
         fc = EngineCall(node, args, times, [], self.lookback_ms)
         if name == "info":
-            fc.select_timestamps = lambda ms: self._sample_times(ms, times)
+            info_times = self.info_times(node.args[0], times)
+            fc.select_timestamps = lambda ms: self._sample_times(ms, info_times)
         try:
             out = impl(fc)
         except PromQLError:
@@ -326,6 +327,31 @@ class Evaluator:
         if isinstance(out, VectorSeries):
             self.charge(int(out.present.sum()))
         return out
+
+    def info_times(self, arg: Expr, times: I64) -> I64:
+        """When ``info()``'s base samples were read: the step times shifted by the ``@`` and
+        ``offset`` modifiers on the way down to the argument's selector."""
+        while True:
+            if isinstance(arg, ParenExpr | StepInvariantExpr | UnaryExpr):
+                arg = arg.expr
+            elif isinstance(arg, VectorSelector):
+                return self._ref_times(arg, times)
+            elif isinstance(arg, MatrixSelector):
+                return self._ref_times(arg.vector_selector, times)
+            elif isinstance(arg, SubqueryExpr):
+                times = self._ref_times(arg, times)
+                arg = arg.expr
+            elif isinstance(arg, AggregateExpr):
+                arg = arg.expr
+            elif isinstance(arg, Call):
+                inner = [a for a in arg.args if a.type in (ValueType.VECTOR, ValueType.MATRIX)]
+                if not inner:
+                    return times
+                arg = inner[0]
+            elif isinstance(arg, BinaryExpr):
+                arg = arg.lhs if arg.lhs.type is ValueType.VECTOR else arg.rhs
+            else:
+                return times
 
     def _sample_times(self, matchers: list[Matcher], times: I64) -> VectorSeries:
         """Series matching ``matchers`` at ``times``; values are the picked samples' times."""

@@ -40,10 +40,13 @@ def evaluate_info(ev: Evaluator, node: Call, times: I64) -> VectorSeries:
     data_m = [m for m in matchers if m.name != METRIC_NAME]
     if not name_m:
         name_m = [Matcher.new(MatchType.EQUAL, METRIC_NAME, DEFAULT_INFO_METRIC)]
+    elif all(m.type in (MatchType.NOT_EQUAL, MatchType.NOT_REGEX) for m in name_m):
+        # Negative name matchers alone would pick every other metric: stay with info metrics.
+        name_m.append(Matcher.new(MatchType.REGEX, METRIC_NAME, ".+_info"))
     data_names = {m.name for m in data_m}
     empty_ok = all(m.matches_empty() for m in data_m)
 
-    info = _info_series(ev, name_m + data_m, times)
+    info = _info_series(ev, name_m + data_m, ev.info_times(node.args[0], times))
     by_key: dict[tuple[str, ...], list[int]] = {}
     for j, ls in enumerate(info.labels):
         by_key.setdefault(tuple(ls.get(n) for n in IDENTIFYING), []).append(j)
@@ -107,7 +110,21 @@ def evaluate_info(ev: Evaluator, node: Call, times: I64) -> VectorSeries:
 
 
 def _info_series(ev: Evaluator, matchers: list[Matcher], times: I64) -> VectorSeries:
+    """Info series at ``times``, keeping the newest per identity (a churned info series
+    and its successor never both enrich a step)."""
     from promhub.promql import selectors
 
     f = ev.fetch(matchers, int(times.min()) - ev.lookback_ms + 1, int(times.max()))
-    return selectors.select_instant(f, times, ev.lookback_ms).vector
+    sel = selectors.select_instant(f, times, ev.lookback_ms)
+    v = sel.vector
+    present = v.present.copy()
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for j, ls in enumerate(v.labels):
+        groups.setdefault((ls.name, *(ls.get(n) for n in IDENTIFYING)), []).append(j)
+    for rows in groups.values():
+        if len(rows) < 2:
+            continue
+        ts = np.where(present[rows], sel.sample_ts[rows], np.iinfo(np.int64).min)
+        newest = ts.max(axis=0)
+        present[rows] &= ts == newest
+    return VectorSeries(v.labels, v.values, present, v.drop_name)
