@@ -312,6 +312,7 @@ def register_v1(app: web.Application) -> None:
     """Add Prometheus' API v1 query, metadata, status and admin routes to ``app``."""
     from promhub.api import v1_admin, v1_meta, v1_query
 
+    v1_query.setup(app, app[SERVER_KEY].opts.query_max_concurrency)
     r = app.router
     for path, fn in v1_query.ROUTES + v1_meta.ROUTES:
         r.add_get(path, api(fn), allow_head=False)

@@ -40,13 +40,13 @@ MAX_ANNOTATIONS = 10
 _SEMAPHORE: web.AppKey[asyncio.Semaphore] = web.AppKey("query_semaphore", asyncio.Semaphore)
 
 
+def setup(app: web.Application, max_concurrency: int) -> None:
+    """Per-app state of the query endpoints (set before the app starts)."""
+    app[_SEMAPHORE] = asyncio.Semaphore(max(1, max_concurrency))
+
+
 def _semaphore(request: web.Request) -> asyncio.Semaphore:
-    sem = request.app.get(_SEMAPHORE)
-    if sem is None:
-        n = server_of(request).opts.query_max_concurrency or 20
-        sem = asyncio.Semaphore(n)
-        request.app[_SEMAPHORE] = sem
-    return sem
+    return request.app[_SEMAPHORE]
 
 
 def _engine(request: web.Request, p: Params) -> Engine:
