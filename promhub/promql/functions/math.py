@@ -214,3 +214,15 @@ for _name in (
     "histogram_stdvar",
 ):
     function(_name)(_native_only)
+
+
+@function("min_of")
+def min_of(call: FunctionCall) -> Value:
+    """The smaller of two scalars (Go's ``math.Min``: NaN wins)."""
+    return ScalarSeries(np.minimum(scalar_arg(call, 0), scalar_arg(call, 1)))
+
+
+@function("max_of")
+def max_of(call: FunctionCall) -> Value:
+    """The larger of two scalars (Go's ``math.Max``: NaN wins)."""
+    return ScalarSeries(np.maximum(scalar_arg(call, 0), scalar_arg(call, 1)))

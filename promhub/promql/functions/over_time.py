@@ -53,8 +53,12 @@ def _pick(call: FunctionCall, last: bool, timestamp: bool) -> Value:
     if len(rs.values) == 0:
         return vector_result(rs.labels, np.zeros(rs.lo.shape), present)
     values = rs.timestamps[idx] / 1000.0 if timestamp else rs.values[idx]
-    # last/first_over_time act like an offset and keep the metric name.
-    return vector_result(rs.labels, values, present, drop_name=timestamp)
+    # last/first_over_time act like an offset: they keep the metric name, unless the
+    # range came from a subquery whose series were already due to lose it.
+    keep: bool | Mask = True
+    if not timestamp:
+        keep = rs.drop_name if len(rs.drop_name) == len(rs.labels) else False
+    return vector_result(rs.labels, values, present, drop_name=keep)
 
 
 @function("last_over_time")

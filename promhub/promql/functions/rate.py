@@ -146,6 +146,9 @@ def _extended_rate(
     if len(t) == 0:
         return np.zeros(lo.shape), np.zeros(lo.shape, dtype=bool)
     present &= t[safe_last] > range_start
+    if smoothed:
+        # Data only after the range: nothing to interpolate from.
+        present &= t[safe_first] <= range_end
     values = np.zeros(lo.shape, dtype=np.float64)
     if not present.any():
         return values, present
