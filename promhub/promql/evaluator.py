@@ -297,6 +297,9 @@ class Evaluator:
             from promhub.promql.info import evaluate_info
 
             return evaluate_info(self, node, times)
+        context = self._query_context(name, node, times)
+        if context is not None:
+            return context
         _check_extended(node)
         impl = FUNCTIONS.get(name)
         if impl is None:
@@ -327,6 +330,27 @@ class Evaluator:
         if isinstance(out, VectorSeries):
             self.charge(int(out.present.sum()))
         return out
+
+    def _query_context(self, name: str, node: Call, times: I64) -> ScalarSeries | None:
+        """``step()``, ``start()``, ``end()``, ``range()`` (the query's, in seconds) and
+        ``min_of``/``max_of``; None for any other function."""
+        p = self.prep
+        value: float | None = None
+        if name == "step":
+            value = p.step_ms / 1000
+        elif name == "start":
+            value = p.start_ms / 1000
+        elif name == "end":
+            value = p.end_ms / 1000
+        elif name == "range":
+            value = (p.end_ms - p.start_ms) / 1000
+        if value is not None:
+            return ScalarSeries(np.full(len(times), value))
+        if name in ("min_of", "max_of") and node.args:
+            args = np.stack([self.eval_scalar(a, times) for a in node.args])
+            pick = np.min if name == "min_of" else np.max
+            return ScalarSeries(np.asarray(pick(args, axis=0), dtype=np.float64))
+        return None
 
     def info_times(self, arg: Expr, times: I64) -> I64:
         """When ``info()``'s base samples were read: the step times shifted by the ``@`` and
