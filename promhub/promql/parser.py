@@ -138,7 +138,7 @@ class _Parser:
         self.nesting = 0
         self.depth: dict[int, int] = {}
         self.peeked: Token | None = None
-        self.tok = self._read()
+        self.tok = Token(lx.EOF, 0, "")
 
     # -- token stream -----------------------------------------------------------------
     def _read(self) -> Token:
@@ -193,6 +193,7 @@ class _Parser:
     # -- entry points -----------------------------------------------------------------
     def parse(self) -> Expr:
         try:
+            self.tok = self._read()
             if self.tok.kind == lx.EOF:
                 self.error(0, 0, "no expression found in input")
                 raise _Abort
@@ -209,6 +210,7 @@ class _Parser:
 
     def parse_selector_only(self) -> VectorSelector:
         try:
+            self.tok = self._read()
             t = self.tok
             if t.kind == lx.LEFT_BRACE:
                 vs = self.label_matchers(None)
