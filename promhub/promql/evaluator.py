@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.promql import aggregations, binops, selectors
 from promhub.promql.ast import (
@@ -328,6 +329,7 @@ class Evaluator:
             raise
         self.annotations.extend(fc.annotations)
         if isinstance(out, VectorSeries):
+            out = _inherit_drop_flags(out, args)
             self.charge(int(out.present.sum()))
         return out
 
@@ -424,6 +426,24 @@ def _check_extended(node: Call) -> None:
                     "bad_data",
                     f"{kind} modifier can only be used with: {allowed} - not with {node.func}",
                 )
+
+
+def _inherit_drop_flags(out: VectorSeries, args: list[Value]) -> VectorSeries:
+    """A range function's result keeps a pending ``__name__`` removal of its input series
+    (e.g. ``last_over_time(abs(x)[5m:])``): the flag is only ever set, never cleared."""
+    pending: set[Labels] = set()
+    for a in args:
+        if isinstance(a, RangeSeries) and a.drop_name.any():
+            pending.update(ls for ls, d in zip(a.labels, a.drop_name.tolist(), strict=True) if d)
+    if not pending or out.drop_name.all():
+        return out
+    flags = (
+        out.drop_name.copy()
+        if out.drop_name.size == out.num_series
+        else np.zeros(out.num_series, dtype=bool)
+    )
+    flags |= np.array([ls in pending for ls in out.labels], dtype=bool)
+    return VectorSeries(out.labels, out.values, out.present, flags)
 
 
 def _scalar_as_vector(s: ScalarSeries) -> VectorSeries:
