@@ -44,6 +44,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+async def root(request: web.Request) -> web.Response:
+    # Clients (prometheus-api-client's connection check) probe "/" for a 2xx.
+    return web.Response(text="promhub: the Prometheus HTTP API is at /api/v1/\n")
+
+
 async def healthy(request: web.Request) -> web.Response:
     return web.Response(text="Prometheus Server is Healthy.\n")
 
@@ -187,6 +192,7 @@ def build_app(server: Server) -> web.Application:
     app[SERVER_KEY] = server
     app[SSL_CONTEXT_KEY] = security.ssl_context() if security is not None else None
     r = app.router
+    r.add_get("/", root)
     r.add_get("/-/healthy", healthy)
     r.add_get("/-/ready", ready)
     r.add_route("POST", "/-/reload", reload)
