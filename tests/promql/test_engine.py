@@ -171,3 +171,28 @@ def test_limits_give_errors_not_hangs(db: DB) -> None:
     assert ti.value.kind == "timeout"
     with pytest.raises(PromQLError, match="11,000 points"):
         check_resolution(0, 11_001_000, 1000)
+
+
+def test_text_queries_report_annotations_and_type_errors(db: DB) -> None:
+    load(db, {"foo": [(i * M, float(i)) for i in range(10)]})
+    e = Engine()
+    r = e.instant(db, "rate(foo[5m])", 9 * M)
+    assert r.infos == [
+        "PromQL info: metric might not be a counter, name does not end in "
+        '_total/_sum/_count/_bucket: "foo" (1:6)'
+    ]
+    with pytest.raises(PromQLError, match="invalid expression type") as ei:
+        e.range(db, "foo[5m]", 0, M, M)
+    assert ei.value.kind == "bad_data"
+    with pytest.raises(PromQLError, match="parse error") as pe:
+        e.instant(db, "sum(", 0)
+    assert pe.value.kind == "bad_data"
+
+
+def test_query_context_functions_and_step_invariance(db: DB) -> None:
+    load(db, {"foo": [(i * M, float(i)) for i in range(10)]})
+    e = Engine()
+    r = e.range(db, "vector(step()) + on() group_left foo @ end()", 0, 2 * M, M)
+    assert r.value.values.tolist() == [[62.0, 62.0, 62.0]]  # type: ignore[union-attr]
+    r = e.range(db, "timestamp(foo @ 90)", 0, 2 * M, M)
+    assert r.value.values.tolist() == [[60.0, 60.0, 60.0]]  # type: ignore[union-attr]
