@@ -29,6 +29,7 @@ from typing import IO, Any, Literal
 import numpy as np
 
 from promhub.promql.ast import Call, Expr, SubqueryExpr, VectorSelector
+from promhub.promql.errors import PromQLError
 from promhub.promql.testresult import (
     EPSILON,
     EvalFailure,
@@ -286,7 +287,7 @@ class Runner:
         is_fail = cmd.fail or bool(cmd.expects.get("fail"))
         try:
             qr = self.engine.range(db, cmd.expr, cmd.start_ms, cmd.end_ms, cmd.step_ms)
-        except Exception as e:
+        except PromQLError as e:
             if is_fail:
                 check_failure(cmd, e)
                 return
@@ -304,7 +305,7 @@ class Runner:
             raise EvalFailure(f.message, describe_expected(cmd), res.describe()) from None
 
     def _queries(self, cmd: EvalCommand) -> list[_Query]:
-        from promhub.promql.parser import parse_expr
+        from promhub.promql.parser import ParseError, parse_expr
 
         t = cmd.eval_time_ms
         queries = [
@@ -317,7 +318,7 @@ class Runner:
         ]
         try:
             probe = parse_expr(cmd.expr)
-        except Exception as e:
+        except ParseError as e:
             if cmd.fail or cmd.expects.get("fail"):
                 return queries  # the engine reports the same error; its text is checked
             raise EvalFailure(f"the query does not parse: {error_text(e)}") from e
@@ -339,7 +340,7 @@ class Runner:
         for q in self._queries(cmd):
             try:
                 qr = self.engine.instant(db, q.expr, q.ts_ms)
-            except Exception as e:
+            except PromQLError as e:
                 if is_fail:
                     check_failure(cmd, e)
                     continue
@@ -374,7 +375,7 @@ class Runner:
         label = q.label + " in range mode"
         try:
             qr = self.engine.range(self._storage(), expr, t - 60_000, t + 60_000, 60_000)
-        except Exception as e:
+        except PromQLError as e:
             raise EvalFailure(f"error evaluating query{label}: {error_text(e)}") from e
         if cmd.ordered:
             return  # range results are sorted by labels: order cannot be checked
@@ -463,7 +464,8 @@ def _run_eval(runner: Runner, cmd: EvalCommand, name: str) -> EvalOutcome:
         return EvalOutcome(name, cmd.line, cmd.expr, "failed", f.message, f.expected, f.got)
     except EvalTimeout as t:
         return EvalOutcome(name, cmd.line, cmd.expr, "failed", str(t))
-    except Exception as e:  # an engine bug must not stop the run: report it as a failure
+    except Exception as e:  # an engine bug must not stop the run: report it as a failure,
+        # never as the error an ``expect fail`` eval wants (only PromQLError is a query error)
         return EvalOutcome(name, cmd.line, cmd.expr, "failed", f"crashed: {type(e).__name__}: {e}")
     return EvalOutcome(name, cmd.line, cmd.expr, "passed")
 
