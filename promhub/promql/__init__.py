@@ -8,10 +8,10 @@ Public parsing API::
     format_expr(expr)   # 'sum by (job) (rate(http_requests_total[5m]))'
 """
 
-from promhub.promql.lexer import ParseError, format_duration_ms, parse_duration_ms
+from promhub.promql.lexer import ParseError
+from promhub.promql.literals import evaluate_duration, format_duration_ms, parse_duration_ms
 from promhub.promql.parser import (
     MAX_DEPTH,
-    evaluate_duration,
     parse_expr,
     parse_metric_selector,
 )

@@ -27,7 +27,8 @@ from promhub.promql.ast import (
     ValueType,
     VectorSelector,
 )
-from promhub.promql.lexer import ParseError, go_quote
+from promhub.promql.lexer import ParseError
+from promhub.promql.literals import go_quote
 from promhub.promql.signatures import SIGNATURES
 
 _DOC = {

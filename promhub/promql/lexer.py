@@ -5,14 +5,14 @@ characters form which token, exactly as Prometheus' does, so that error messages
 positions match: ``foo[5s x 5s]`` fails with ``unexpected character: 'x', expected ':'`` at
 the ``x``, ``(1))`` with ``unexpected right parenthesis ')'`` after the first ``)``.
 
-It also holds the lexical helpers the parser and printer share: Go string unquoting and
-quoting (label values may carry raw bytes via ``\\xNN``; they travel as surrogate escapes),
-Prometheus duration parsing and formatting, and :class:`ParseError`.
+It also defines :class:`ParseError` and Prometheus' ``line:column`` error positions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from promhub.promql.literals import go_quote, go_quote_rune, go_rune_u
 
 # Token kinds (Prometheus' ItemType names).
 EOF = "EOF"
@@ -538,14 +538,14 @@ class Lexer:
             c = self._next()
             count, base, maxval = 8, 16, 0x10FFFF
         else:
-            raise self._error(f"unknown escape sequence {_go_rune_u(c)}")
+            raise self._error(f"unknown escape sequence {go_rune_u(c)}")
         x = 0
         while count > 0:
             d = int(c, 16) if c and c in "0123456789abcdefABCDEF" else 16
             if d >= base:
                 if c == "":
                     raise self._error("escape sequence not terminated")
-                raise self._error(f"illegal character {_go_rune_u(c)} in escape sequence")
+                raise self._error(f"illegal character {go_rune_u(c)} in escape sequence")
             x = x * base + d
             count -= 1
             if count > 0:
@@ -636,166 +636,3 @@ class Lexer:
         if kind is not None:
             return self._emit(kind)
         return self._emit(METRIC_IDENTIFIER if ":" in word else IDENTIFIER)
-
-
-# -- Go string quoting ------------------------------------------------------------------
-
-_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92}
-
-
-def go_unquote(s: str) -> str:
-    """Unquote a lexed string token (``"..."``, ``'...'`` or a raw backtick string).
-
-    ``\\xNN`` and octal escapes produce raw bytes, as in Go; bytes that do not form valid
-    UTF-8 are kept as surrogate escapes (U+DC80..U+DCFF), so ``go_quote`` prints them back as
-    ``\\xNN`` and validity checks can reject them.
-    """
-    q, body = s[0], s[1:-1]
-    if q == "`":
-        return body
-    if "\\" not in body:
-        return body
-    out = bytearray()
-    i, n = 0, len(body)
-    while i < n:
-        c = body[i]
-        if c != "\\":
-            j = body.find("\\", i)
-            j = n if j < 0 else j
-            out += body[i:j].encode("utf-8", "surrogateescape")
-            i = j
-            continue
-        e = body[i + 1]
-        if e in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[e])
-            i += 2
-        elif e in "\"'":
-            out += e.encode()
-            i += 2
-        elif e == "x":
-            out.append(int(body[i + 2 : i + 4], 16))
-            i += 4
-        elif e in "01234567":
-            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
-            i += 4
-        elif e == "u":
-            out += chr(int(body[i + 2 : i + 6], 16)).encode("utf-8")
-            i += 6
-        else:  # "U"
-            out += chr(int(body[i + 2 : i + 10], 16)).encode("utf-8")
-            i += 10
-    return out.decode("utf-8", "surrogateescape")
-
-
-def _escape_rune(c: str, quote: str) -> str:
-    o = ord(c)
-    if 0xDC80 <= o <= 0xDCFF:  # a raw byte that was not valid UTF-8
-        return f"\\x{o - 0xDC00:02x}"
-    if c == quote or c == "\\":
-        return "\\" + c
-    if c.isprintable():
-        return c
-    named = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
-    if o in named:
-        return named[o]
-    if o < 0x20 or o == 0x7F:
-        return f"\\x{o:02x}"
-    if 0xD800 <= o < 0xE000:
-        o = 0xFFFD
-    if o < 0x10000:
-        return f"\\u{o:04x}"
-    return f"\\U{o:08x}"
-
-
-def go_quote(s: str) -> str:
-    """Go's ``strconv.Quote``: a double-quoted string with Go escapes."""
-    if s.isprintable() and '"' not in s and "\\" not in s:
-        return '"' + s + '"'
-    return '"' + "".join(_escape_rune(c, '"') for c in s) + '"'
-
-
-def go_quote_rune(c: str) -> str:
-    """Go's ``%q`` of a rune: ``'x'``."""
-    if c == "":  # end of input: Go prints utf8.RuneError
-        return "'\ufffd'"
-    return "'" + _escape_rune(c, "'") + "'"
-
-
-def _go_rune_u(c: str) -> str:
-    """Go's ``%#U`` of a rune: ``U+0063 'c'``."""
-    if c == "":
-        return "U+FFFFFFFFFFFFFFFF"
-    o = ord(c)
-    if c.isprintable():
-        return f"U+{o:04X} '{c}'"
-    return f"U+{o:04X}"
-
-
-# -- durations --------------------------------------------------------------------------
-
-_UNITS = {"y": (1, 31_536_000_000), "w": (2, 604_800_000), "d": (3, 86_400_000)}
-_UNITS.update({"h": (4, 3_600_000), "m": (5, 60_000), "s": (6, 1000), "ms": (7, 1)})
-_MAX_NS = (1 << 63) - 1
-
-
-def parse_duration_ms(text: str) -> int:
-    """Parse a Prometheus duration (``5m``, ``1h30m``, ``10s53ms``, ``0``) to milliseconds.
-
-    Raises :class:`ValueError` with Prometheus' message (``not a valid duration string:
-    "5m1h"``, ``unknown unit "hs" in duration "5y1hs"``, ``duration out of range``).
-    """
-    if text == "0":
-        return 0
-    if text == "":
-        raise ValueError("empty duration string")
-    s, total_ns, last = text, 0, 0
-    while s:
-        if not s[0].isdigit() or not s[0].isascii():
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        i = 0
-        while i < len(s) and "0" <= s[i] <= "9":
-            i += 1
-        v = int(s[:i])
-        s = s[i:]
-        i = 0
-        while i < len(s) and not ("0" <= s[i] <= "9"):
-            i += 1
-        if i == 0:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        unit, s = s[:i], s[i:]
-        if unit not in _UNITS:
-            raise ValueError(f"unknown unit {go_quote(unit)} in duration {go_quote(text)}")
-        order, mult_ms = _UNITS[unit]
-        if order <= last:
-            raise ValueError(f"not a valid duration string: {go_quote(text)}")
-        last = order
-        mult_ns = mult_ms * 1_000_000
-        if v > (1 << 63) // mult_ns:
-            raise ValueError("duration out of range")
-        total_ns += v * mult_ns
-        if total_ns > _MAX_NS:
-            raise ValueError("duration out of range")
-    return total_ns // 1_000_000
-
-
-def format_duration_ms(ms: int) -> str:
-    """Prometheus' ``model.Duration.String()`` (``90d``, ``1h30m``, ``1s500ms``, ``0s``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, mult, exact in (
-        ("y", 31_536_000_000, True),
-        ("w", 604_800_000, True),
-        ("d", 86_400_000, False),
-        ("h", 3_600_000, False),
-        ("m", 60_000, False),
-        ("s", 1000, False),
-        ("ms", 1, False),
-    ):
-        if exact and ms % mult != 0:
-            continue
-        v = ms // mult
-        if v > 0:
-            out.append(f"{v}{unit}")
-            ms -= v * mult
-    return "".join(out)

@@ -21,7 +21,6 @@ as ordinary nodes: ``BinaryExpr``/``UnaryExpr``/``ParenExpr``/``NumberLiteral`` 
 from __future__ import annotations
 
 import math
-import re
 
 from promhub.model.labels import METRIC_NAME
 from promhub.model.matcher import Matcher, MatchType
@@ -44,7 +43,19 @@ from promhub.promql.ast import (
     VectorSelector,
 )
 from promhub.promql.checker import check
-from promhub.promql.lexer import ParseError, Token, go_quote, go_unquote
+from promhub.promql.lexer import ParseError, Token
+from promhub.promql.literals import (
+    MAX_DURATION_S,
+    evaluate_duration,
+    go_format_f,
+    go_quote,
+    go_unquote,
+    parse_duration_ms,
+    parse_go_number,
+    round_half_away,
+    seconds_to_ms,
+    valid_label_name,
+)
 from promhub.promql.signatures import DURATION_FUNCTIONS, SIGNATURES
 
 #: Deepest allowed nesting of the syntax tree; deeper queries are refused with a ParseError
@@ -94,8 +105,6 @@ _PARAM_AGGREGATORS = frozenset({"topk", "bottomk", "count_values", "quantile", "
     "limit_ratio"
 }
 _DUR_EXPECTED = "number, duration, step(), or range()"
-_MAX_DURATION_S = (1 << 63) / 1e9
-_LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
 def parse_expr(text: str) -> Expr:
@@ -322,7 +331,7 @@ class _Parser:
         t = self.advance()
         if t.kind == lx.DURATION:
             try:
-                ms = lx.parse_duration_ms(t.val)
+                ms = parse_duration_ms(t.val)
             except ValueError as e:
                 self.error(t.pos, t.end, str(e))
                 ms = 0
@@ -680,7 +689,9 @@ class _Parser:
         if ts is not None and (
             math.isinf(ts) or math.isnan(ts) or ts >= 2.0**63 or ts <= -(2.0**63)
         ):
-            self.error(e.pos[0], e.pos[1], f"timestamp out of bounds for @ modifier: {_go_f(ts)}")
+            self.error(
+                e.pos[0], e.pos[1], f"timestamp out of bounds for @ modifier: {go_format_f(ts)}"
+            )
         if isinstance(e, VectorSelector):
             target: VectorSelector | SubqueryExpr = e
         elif isinstance(e, MatrixSelector):
@@ -701,7 +712,7 @@ class _Parser:
         if preproc is not None:
             target.start_or_end = preproc
         elif ts is not None and not (math.isinf(ts) or math.isnan(ts)):
-            target.timestamp_ms = _round_half_away(ts * 1000.0)
+            target.timestamp_ms = round_half_away(ts * 1000.0)
         e.pos = (e.pos[0], self.last_closing)
 
     def extended_range(self, e: Expr, kind: str) -> None:
@@ -730,7 +741,7 @@ class _Parser:
             if sign_tok.kind == "SUB":
                 nl.value = -nl.value
             nl.pos = (sign_tok.pos, nl.pos[1])
-        if not -_MAX_DURATION_S <= nl.value <= _MAX_DURATION_S:
+        if not -MAX_DURATION_S <= nl.value <= MAX_DURATION_S:
             self.error(nl.pos[0], nl.pos[1], "duration out of range")
             nl.value = 0.0
         return nl
@@ -770,7 +781,7 @@ class _Parser:
                 if k == "SUB":
                     operand.value = -operand.value
                 operand.pos = (t.pos, operand.pos[1])
-                if not -_MAX_DURATION_S <= operand.value <= _MAX_DURATION_S:
+                if not -MAX_DURATION_S <= operand.value <= MAX_DURATION_S:
                     self.error(t.pos, t.end, "duration out of range")
                     operand.value = 0.0
                 return operand
@@ -840,152 +851,8 @@ class _Parser:
 def _split_duration(d: Expr) -> tuple[int, Expr | None]:
     """A parsed duration as (milliseconds, None) for a literal, (0, expr) otherwise."""
     if isinstance(d, NumberLiteral):
-        return _seconds_to_ms(d.value), None
+        return seconds_to_ms(d.value), None
     return 0, d
-
-
-def _seconds_to_ms(v: float) -> int:
-    if math.isnan(v) or math.isinf(v):
-        return 0
-    ns = _round_half_away(v * 1e9)
-    return ns // 1_000_000 if ns >= 0 else -((-ns) // 1_000_000)
-
-
-def _round_half_away(x: float) -> int:
-    """Go's math.Round: halves away from zero."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
-def _go_f(v: float) -> str:
-    """Go's ``%f``."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return f"{v:f}"
-
-
-def valid_label_name(name: str) -> bool:
-    """Prometheus 3 (UTF-8 mode): any non-empty valid UTF-8 string names a label."""
-    return name != "" and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
-
-
-def is_legacy_name(name: str) -> bool:
-    """``[a-zA-Z_][a-zA-Z0-9_]*``: printed without quotes."""
-    return _LEGACY_NAME.match(name) is not None
-
-
-def parse_go_number(s: str) -> float | str:
-    """Prometheus' ``parser.number``: ``strconv.ParseInt(s, 0, 64)`` then ``ParseFloat``.
-
-    Returns the value, or Go's error text when neither accepts ``s``.
-    """
-    iv = _go_parse_int(s)
-    if iv is not None:
-        return float(iv)
-    low = s.lower()
-    if low in ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan"):
-        return float(low.replace("infinity", "inf"))
-    if low.startswith(("0x", "-0x", "+0x")) or not _go_float_syntax(s):
-        return f"strconv.ParseFloat: parsing {go_quote(s)}: invalid syntax"
-    v = float(s)
-    if math.isinf(v):
-        return f"strconv.ParseFloat: parsing {go_quote(s)}: value out of range"
-    return v
-
-
-_GO_FLOAT = re.compile(r"[+-]?(\d(_?\d)*)?(\.(\d(_?\d)*)?)?([eE][+-]?\d(_?\d)*)?\Z")
-
-
-def _go_float_syntax(s: str) -> bool:
-    return bool(_GO_FLOAT.match(s)) and any(c.isdigit() for c in s.split("e")[0].split("E")[0])
-
-
-def _go_parse_int(s: str) -> int | None:
-    body = s
-    base = 10
-    low = body.lower()
-    if low.startswith("0x"):
-        base, body = 16, body[2:]
-    elif low.startswith("0b"):
-        base, body = 2, body[2:]
-    elif low.startswith("0o"):
-        base, body = 8, body[2:]
-    elif len(body) > 1 and body[0] == "0":
-        base, body = 8, body[1:]
-    if "_" in body:
-        if body.startswith("_") and base == 10:
-            return None
-        if "__" in body or body.endswith("_"):
-            return None
-        body = body.replace("_", "")
-    if not body:
-        return None
-    try:
-        v = int(body, base)
-    except ValueError:
-        return None
-    if v > (1 << 63) - 1:
-        return None
-    return v
-
-
-def evaluate_duration(
-    expr: Expr, *, step_ms: int, range_ms: int, allow_negative: bool = False
-) -> int:
-    """Milliseconds of a duration expression (a ``*_expr`` field) for one query.
-
-    ``step()`` is the query's step and ``range()`` its end minus start (0 for instant
-    queries). Raises :class:`ValueError` with Prometheus' message when the result is not
-    positive (unless ``allow_negative``, for offsets) or on division by zero.
-    """
-    seconds = _duration_seconds(expr, step_ms / 1000.0, range_ms / 1000.0)
-    if seconds <= 0 and not allow_negative:
-        raise ValueError(f"{expr.pos[0]}:{expr.pos[1]}: duration must be greater than 0")
-    if not -_MAX_DURATION_S <= seconds <= _MAX_DURATION_S or math.isnan(seconds):
-        raise ValueError(f"{expr.pos[0]}:{expr.pos[1]}: duration is out of range")
-    return _seconds_to_ms(seconds)
-
-
-def _duration_seconds(e: Expr, step: float, rng: float) -> float:
-    if isinstance(e, NumberLiteral):
-        return e.value
-    if isinstance(e, ParenExpr):
-        return _duration_seconds(e.expr, step, rng)
-    if isinstance(e, UnaryExpr):
-        v = _duration_seconds(e.expr, step, rng)
-        return -v if e.op == "-" else v
-    if isinstance(e, Call):
-        if e.func == "step":
-            return step
-        if e.func == "range":
-            return rng
-        a = _duration_seconds(e.args[0], step, rng)
-        b = _duration_seconds(e.args[1], step, rng)
-        return min(a, b) if e.func == "min_of" else max(a, b)
-    if isinstance(e, BinaryExpr):
-        a = _duration_seconds(e.lhs, step, rng)
-        b = _duration_seconds(e.rhs, step, rng)
-        if e.op == "+":
-            return a + b
-        if e.op == "-":
-            return a - b
-        if e.op == "*":
-            return a * b
-        if e.op == "/":
-            if b == 0:
-                raise ValueError("division by zero")
-            return a / b
-        if e.op == "%":
-            if b == 0:
-                raise ValueError("modulo by zero")
-            return math.fmod(a, b)
-        if e.op == "^":
-            try:
-                return math.pow(a, b)
-            except (OverflowError, ValueError):
-                return math.inf
-    raise ValueError(f"not a duration expression: {type(e).__name__}")
 
 
 __all__ = [

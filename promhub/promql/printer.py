@@ -31,7 +31,8 @@ from promhub.promql.ast import (
     VectorMatching,
     VectorSelector,
 )
-from promhub.promql.lexer import ParseError, format_duration_ms, go_quote
+from promhub.promql.lexer import ParseError
+from promhub.promql.literals import format_duration_ms, go_quote
 
 _PARAM_AGGREGATORS = frozenset(
     {"topk", "bottomk", "count_values", "quantile", "limitk", "limit_ratio"}
@@ -225,11 +226,172 @@ def subquery_suffix(e: SubqueryExpr) -> str:
     )
 
 
-def prettify(e: Expr) -> str:
-    """Prometheus' ``parser.Prettify`` (``/api/v1/format_query``)."""
-    raise NotImplementedError("prettify lands in the next commit")
+#: Prometheus' maxCharactersPerLine for Prettify.
+MAX_CHARACTERS_PER_LINE = 100
+
+
+def prettify(e: Expr, max_width: int = MAX_CHARACTERS_PER_LINE) -> str:
+    """Prometheus' ``parser.Prettify`` (``/api/v1/format_query``).
+
+    A node whose one-line form is longer than ``max_width`` bytes is split: its children go
+    on their own lines, indented two spaces per level.
+
+    >>> from promhub.promql.parser import parse_expr
+    >>> print(prettify(parse_expr("sum by (job) (rate(foo[5m]))"), max_width=10))
+    sum by (job) (
+      rate(
+        foo[5m]
+      )
+    )
+    """
+    try:
+        return _Pretty(max_width).pretty(e, 0)
+    except RecursionError:
+        raise ParseError("", "maximum nesting depth exceeded", [(0, 0)]) from None
+
+
+class _Pretty:
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def split(self, e: Expr) -> bool:
+        return len(_fmt(e).encode("utf-8", "surrogateescape")) > self.width
+
+    def pretty(self, e: Expr, level: int) -> str:
+        ind = "  " * level
+        if isinstance(e, StepInvariantExpr):
+            return self.pretty(e.expr, level)
+        if isinstance(e, SubqueryExpr):
+            # Prometheus does not indent an unsplit subquery; kept for identical output.
+            if not self.split(e):
+                return _fmt(e)
+            return self.pretty(e.expr, level) + subquery_suffix(e)
+        if isinstance(e, UnaryExpr):
+            return ind + e.op + self.pretty(e.expr, level).strip()
+        if not isinstance(e, AggregateExpr | BinaryExpr | Call | ParenExpr) or not self.split(e):
+            return ind + _fmt(e)
+        if isinstance(e, AggregateExpr):
+            out = ind + _agg_head(e) + "(\n"
+            if e.op in _PARAM_AGGREGATORS and e.param is not None:
+                out += self.pretty(e.param, level + 1) + ",\n"
+            return out + self.pretty(e.expr, level + 1) + "\n" + ind + ")"
+        if isinstance(e, BinaryExpr):
+            b = " bool" if e.return_bool else ""
+            return (
+                f"{self.pretty(e.lhs, level + 1)}\n{ind}{e.op}{b}{_matching(e.matching)}\n"
+                f"{self.pretty(e.rhs, level + 1)}"
+            )
+        if isinstance(e, Call):
+            args = ",\n".join(self.pretty(a, level + 1) for a in e.args)
+            return f"{ind}{e.func}(\n{args}\n{ind})"
+        return f"{ind}(\n{self.pretty(e.expr, level + 1)}\n{ind})"
 
 
 def to_json(e: Expr) -> dict[str, Any]:
-    """The syntax tree as ``/api/v1/parse_query`` returns it."""
-    raise NotImplementedError("to_json lands in the next commit")
+    """The syntax tree as ``/api/v1/parse_query`` returns it (Prometheus' translateAST).
+
+    Keys are in sorted order, as Go's encoding/json writes maps.
+    """
+    try:
+        out: dict[str, Any] = _json(e)
+    except RecursionError:
+        raise ParseError("", "maximum nesting depth exceeded", [(0, 0)]) from None
+    return out
+
+
+def _json_matchers(ms: list[Matcher]) -> list[dict[str, Any]]:
+    return [{"name": m.name, "type": m.type.value, "value": m.value} for m in ms]
+
+
+def _start_or_end(v: AtModifier | None) -> str | None:
+    return None if v is None else v.value
+
+
+def _json(e: Expr | None) -> Any:
+    if e is None:
+        return None
+    if isinstance(e, StepInvariantExpr):
+        return _json(e.expr)
+    if isinstance(e, AggregateExpr):
+        return {
+            "expr": _json(e.expr),
+            "grouping": list(e.grouping),
+            "op": e.op,
+            "param": _json(e.param),
+            "type": "aggregation",
+            "without": e.without,
+        }
+    if isinstance(e, BinaryExpr):
+        matching = None
+        vm = e.matching
+        if vm is not None:
+            matching = {
+                "card": vm.card.value,
+                "fillValues": {"lhs": vm.fill_left, "rhs": vm.fill_right},
+                "include": list(vm.include),
+                "labels": list(vm.matching_labels),
+                "on": vm.on,
+            }
+        return {
+            "bool": e.return_bool,
+            "lhs": _json(e.lhs),
+            "matching": matching,
+            "op": e.op,
+            "rhs": _json(e.rhs),
+            "type": "binaryExpr",
+        }
+    if isinstance(e, Call):
+        from promhub.promql.signatures import SIGNATURES
+
+        sig = SIGNATURES.get(e.func)
+        func: dict[str, Any] = {
+            "argTypes": [t.value for t in sig.arg_types] if sig else [],
+            "name": e.func,
+            "returnType": (sig.return_type if sig else e.return_type).value,
+            "variadic": sig.variadic if sig else 0,
+        }
+        return {"args": [_json(a) for a in e.args], "func": func, "type": "call"}
+    if isinstance(e, MatrixSelector):
+        vs = e.vector_selector
+        return {
+            "anchored": vs.anchored,
+            "matchers": _json_matchers(vs.matchers),
+            "name": vs.name,
+            "offset": vs.offset_ms,
+            "range": e.range_ms,
+            "smoothed": vs.smoothed,
+            "startOrEnd": _start_or_end(vs.start_or_end),
+            "timestamp": vs.timestamp_ms,
+            "type": "matrixSelector",
+        }
+    if isinstance(e, SubqueryExpr):
+        return {
+            "alignEvalTime": False,
+            "expr": _json(e.expr),
+            "offset": e.offset_ms,
+            "range": e.range_ms,
+            "startOrEnd": _start_or_end(e.start_or_end),
+            "step": e.step_ms,
+            "timestamp": e.timestamp_ms,
+            "type": "subquery",
+        }
+    if isinstance(e, NumberLiteral):
+        return {"type": "numberLiteral", "val": format_float(e.value)}
+    if isinstance(e, ParenExpr):
+        return {"expr": _json(e.expr), "type": "parenExpr"}
+    if isinstance(e, StringLiteral):
+        return {"type": "stringLiteral", "val": e.value}
+    if isinstance(e, UnaryExpr):
+        return {"expr": _json(e.expr), "op": e.op, "type": "unaryExpr"}
+    if isinstance(e, VectorSelector):
+        return {
+            "anchored": e.anchored,
+            "matchers": _json_matchers(e.matchers),
+            "name": e.name,
+            "offset": e.offset_ms,
+            "smoothed": e.smoothed,
+            "startOrEnd": _start_or_end(e.start_or_end),
+            "timestamp": e.timestamp_ms,
+            "type": "vectorSelector",
+        }
+    raise TypeError(f"cannot translate {type(e).__name__}")
