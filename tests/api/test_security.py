@@ -199,3 +199,15 @@ def test_serve_refuses_a_bad_web_config(tmp_path: Path) -> None:
     )
     assert r.returncode != 0
     assert "missing.crt" in r.stderr
+
+
+def test_request_body_limit(tmp_path: Path) -> None:
+    api, stop = start_api(tmp_path, Options(max_body_bytes=4096))
+    try:
+        big = {"query": "temperature", "pad": "x" * 10_000}
+        r = api.request("/api/v1/query", big, method="POST", form=True)
+        assert r.status == 413
+        small = api.request("/api/v1/query", {"query": "1"}, method="POST", form=True)
+        assert small.status == 200
+    finally:
+        stop()

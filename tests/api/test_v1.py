@@ -208,6 +208,8 @@ def test_labels_and_values(api: APIServer) -> None:
     vals = _ok(api.get("/api/v1/label/code/values", {"match[]": "http_requests_total"}))["data"]
     assert vals == ["200", "500"]
     assert _ok(api.get("/api/v1/label/nope/values"))["data"] == []
+    # Names in the path may use Prometheus' U__ escaping ("_6f_" is "o").
+    assert _ok(api.get("/api/v1/label/U__j_6f_b/values"))["data"] == ["api", "batch"]
     lim = _ok(api.get("/api/v1/label/__name__/values", {"limit": 2}))
     assert len(lim["data"]) == 2 and lim["warnings"] == ["results truncated due to limit"]
     msg = _err(api.get("/api/v1/labels", {"limit": "x"}), 400, "bad_data")
