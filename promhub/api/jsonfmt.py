@@ -82,8 +82,9 @@ def value_tokens(values: F64) -> list[bytes]:
     buf = orjson.dumps(vals, option=orjson.OPT_SERIALIZE_NUMPY)
     # Whole numbers come out as ``12.0``: one C-level replace cuts every ``.0`` (``-0.0``
     # becomes Go's ``-0``). orjson never writes ``.0`` before an exponent.
-    body = (buf[1:-1] + b",").replace(b".0,", b",")
-    tokens = body[:-1].split(b",")
+    tokens = buf[1:-1].replace(b".0,", b",").split(b",")
+    if tokens[-1].endswith(b".0"):
+        tokens[-1] = tokens[-1][:-2]
     # orjson writes very small and very large magnitudes with an exponent and NaN/±Inf as
     # ``null``; those (rare) values are redone one by one. The bounds are conservative.
     mag = np.abs(vals)
@@ -120,17 +121,11 @@ def encode_vector(
     tokens = value_tokens(values)
     head = b',"value":[' + format_timestamp(ts_ms).encode() + b',"'
     drops = _drop_flags(drop_name, n)
-    parts: list[bytes] = [b"["]
-    for i in range(n):
-        if i:
-            parts.append(b"]},")  # the comma closing the previous series
-        parts.append(b'{"metric":')
-        parts.append(metric_json(labels[i], drops[i]))
-        parts.append(head)
-        parts.append(tokens[i])
-        parts.append(b'"')
-    parts.append(b"]}]")
-    return b"".join(parts)
+    items = [
+        b'{"metric":' + metric_json(ls, d) + head + tok + b'"]}'
+        for ls, d, tok in zip(labels, drops, tokens, strict=True)
+    ]
+    return b"[" + b",".join(items) + b"]"
 
 
 def encode_matrix_steps(
