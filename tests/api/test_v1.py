@@ -247,11 +247,13 @@ def test_exemplars_empty_but_validated(api: APIServer) -> None:
     _err(api.get("/api/v1/query_exemplars", {"query": "sum("}), 400, "bad_data")
 
 
-def test_parse_query_tree(api: APIServer) -> None:
-    r = api.get("/api/v1/parse_query", {"query": "sum(rate(x[5m]))"})
-    assert r.status in (200, 500), r.body  # 500 only while the printer lands
-    if r.status == 200:
-        assert r.json()["data"]["type"] == "aggregation"
+def test_format_and_parse_query(api: APIServer) -> None:
+    q = {"query": "sum by(job)(rate(x[5m]))"}
+    assert _ok(api.get("/api/v1/format_query", q))["data"] == "sum by (job) (rate(x[5m]))"
+    tree = _ok(api.request("/api/v1/parse_query", q, method="POST", form=True))["data"]
+    assert tree["type"] == "aggregation" and tree["op"] == "sum"
+    msg = _err(api.get("/api/v1/format_query", {"query": "sum("}), 400, "bad_data")
+    assert msg.startswith('invalid parameter "query": 1:')
 
 
 def test_cors(api: APIServer) -> None:
