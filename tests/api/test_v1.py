@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import NOW_MS, START_MS, APIServer
+from typing import Any
+
+from tests.api.conftest import NOW_MS, START_MS, APIServer, Reply
 
 NOW_S = NOW_MS / 1000
 
 
-def _ok(r):  # type: ignore[no-untyped-def]
+def _ok(r: Reply) -> Any:
     assert r.status == 200, r.body
     assert r.headers["Content-Type"].startswith("application/json")
     body = r.json()
@@ -15,7 +17,7 @@ def _ok(r):  # type: ignore[no-untyped-def]
     return body
 
 
-def _err(r, status: int, etype: str) -> str:  # type: ignore[no-untyped-def]
+def _err(r: Reply, status: int, etype: str) -> str:
     assert r.status == status, r.body
     body = r.json()
     assert body["status"] == "error" and body["errorType"] == etype, body
