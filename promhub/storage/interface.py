@@ -8,7 +8,11 @@ Contract (see DESIGN.md):
 - timestamps are int64 milliseconds since the epoch, values float64;
 - a series is identified by its sorted :class:`~promhub.model.labels.Labels`; inside a
   storage by a dense integer *ref* handed out by :meth:`Appender.ref`;
-- samples move as NumPy arrays, never one Python object per sample.
+- samples move as NumPy arrays, never one Python object per sample;
+- a sample may carry a *start timestamp* (ST, OpenMetrics' "created" time, OTel's start
+  time): when the counter it belongs to started counting. As in Prometheus, 0 means "no
+  start timestamp" (:data:`NO_START_TIMESTAMP`); start timestamps are optional everywhere
+  and cost nothing when absent.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ Values = NDArray[np.float64]
 #: The smallest and largest timestamps a query range may use.
 MIN_TIME = -(2**63)
 MAX_TIME = 2**63 - 1
+#: The start timestamp of a sample that has none (Prometheus' convention: ST == 0 is unset).
+NO_START_TIMESTAMP = 0
 
 
 class StorageError(Exception):
@@ -71,6 +77,9 @@ class Series:
     labels: Labels
     timestamps: Timestamps
     values: Values
+    #: Start timestamps aligned with ``timestamps`` (:data:`NO_START_TIMESTAMP` where a
+    #: sample has none), or None when no sample of the series in the range has one.
+    start_timestamps: Timestamps | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +103,18 @@ class Appender(Protocol):
         """
         ...
 
-    def append(self, refs: Refs, timestamps: Timestamps, values: Values) -> None:
-        """Queue samples; ``timestamps`` may be a length-1 array shared by all refs."""
+    def append(
+        self,
+        refs: Refs,
+        timestamps: Timestamps,
+        values: Values,
+        start_timestamps: Timestamps | None = None,
+    ) -> None:
+        """Queue samples; ``timestamps`` may be a length-1 array shared by all refs.
+
+        ``start_timestamps``, if given, is aligned with ``refs`` (one per sample, or length 1
+        shared by all); :data:`NO_START_TIMESTAMP` (0) marks a sample without one.
+        """
         ...
 
     def commit(self) -> AppendResult:

@@ -12,6 +12,11 @@ array for the whole block (the series of one scrape share it) in timestamp frame
 Reading a series decodes one value frame and one timestamp frame, both kept in a small
 LRU cache; nothing else of the block is touched.
 
+Start timestamps (optional per sample, 0 = none) are stored in a start-timestamp frame
+beside each value frame whose series have any, one column per series; the index (version
+2) says where. A block without start timestamps has no such frames and a version 1 index,
+exactly as before they existed.
+
 A block is written to ``<ULID>.tmp``, fsynced and renamed into place, so a crash leaves
 at most a ``.tmp`` directory (see :func:`remove_tmp_blocks`), never a half block.
 """
@@ -67,6 +72,9 @@ __all__ = [
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
+#: What :func:`write_block` takes per series: labels, timestamps, values and optionally
+#: start timestamps (aligned with the timestamps, 0 = none; None = none at all).
+SeriesData = tuple[Labels, I64, F64] | tuple[Labels, I64, F64, I64 | None]
 
 SERIES_PER_FRAME = 128
 COLUMNS_PER_FRAME = 64
@@ -104,9 +112,11 @@ class BlockMeta:
     sources: list[str]
     size_bytes: int
     num_chunks: int = 0
+    #: ``frames-v1``; ``frames-v2`` when the block holds start timestamps.
+    format: str = "frames-v1"
 
     def to_json(self) -> str:
-        doc = {
+        doc: dict[str, Any] = {
             "ulid": self.ulid,
             "minTime": self.min_time,
             "maxTime": self.max_time,
@@ -117,7 +127,7 @@ class BlockMeta:
             },
             "compaction": {"level": self.level, "sources": list(self.sources)},
             "version": 1,
-            "promhub": {"format": "frames-v1", "sizeBytes": self.size_bytes},
+            "promhub": {"format": self.format, "sizeBytes": self.size_bytes},
         }
         return json.dumps(doc, indent="\t") + "\n"
 
@@ -143,6 +153,7 @@ class BlockMeta:
                 sources=[str(s) for s in comp.get("sources", [])],
                 size_bytes=int(ph.get("sizeBytes", 0)),
                 num_chunks=int(stats.get("numChunks", 0)),
+                format=str(ph.get("format", "frames-v1")),
             )
         except KeyError as e:
             raise ValueError(f"missing field {e}") from e
@@ -175,7 +186,9 @@ class _Writer:
         self.col_len: list[int] = []
         self.pending_cols: list[I64] = []
         self.pending_vals: list[F64] = []
+        self.pending_sts: list[I64 | None] = []
         self.vframes: list[tuple[int, int]] = []
+        self.stframes: list[tuple[int, int]] = []
         self.tframes: list[tuple[int, int]] = []
         self.samples = 0
         self.mint = 2**63 - 1
@@ -186,7 +199,7 @@ class _Writer:
         table.append((self.offset, len(data)))
         self.offset += len(data)
 
-    def add(self, labels: Labels, ts: I64, vals: F64) -> None:
+    def add(self, labels: Labels, ts: I64, vals: F64, sts: I64 | None = None) -> None:
         # A digest, not the bytes, keys the column table so memory stays per column small.
         key = hashlib.blake2b(ts.tobytes(), digest_size=16).digest()
         col = self.col_ids.get(key)
@@ -201,6 +214,7 @@ class _Writer:
         self.labels.add(labels)
         self.series_column.append(col)
         self.pending_vals.append(vals)
+        self.pending_sts.append(sts)
         self.samples += len(ts)
         self.mint = min(self.mint, int(ts[0]))
         self.maxt = max(self.maxt, int(ts[-1]))
@@ -215,7 +229,20 @@ class _Writer:
     def flush_values(self) -> None:
         if self.pending_vals:
             self._emit(encode_value_frame(self.pending_vals), self.vframes)
+            if any(s is not None for s in self.pending_sts):
+                cols = [
+                    np.zeros(len(v), np.int64) if s is None else s
+                    for s, v in zip(self.pending_sts, self.pending_vals, strict=True)
+                ]
+                self._emit(encode_timestamp_frame(cols), self.stframes)
+            else:
+                self.stframes.append((self.offset, 0))
             self.pending_vals = []
+            self.pending_sts = []
+
+    @property
+    def has_start_timestamps(self) -> bool:
+        return any(n for _, n in self.stframes)
 
     def index(self) -> BlockIndex:
         def arr(xs: Sequence[int]) -> I64:
@@ -234,14 +261,18 @@ class _Writer:
             series_per_frame=SERIES_PER_FRAME,
             columns_per_frame=COLUMNS_PER_FRAME,
             chunks_size=self.offset,
+            st_frames=arr([o for o, _ in self.stframes]) if self.has_start_timestamps else None,
+            st_frame_len=arr([n for _, n in self.stframes]) if self.has_start_timestamps else None,
         )
 
 
 def _check_series(
-    labels: Labels, ts: I64, vals: F64, prev: Labels | None, mint: int, maxt: int
+    labels: Labels, ts: I64, vals: F64, sts: I64 | None, prev: Labels | None, mint: int, maxt: int
 ) -> None:
     if len(ts) != len(vals):
         raise ValueError(f"series {labels}: {len(ts)} timestamps but {len(vals)} values")
+    if sts is not None and len(sts) != len(ts):
+        raise ValueError(f"series {labels}: {len(ts)} timestamps but {len(sts)} start timestamps")
     if prev is not None and not prev < labels:
         raise ValueError(f"series {labels} is not after {prev}: series must be sorted and unique")
     if len(ts) == 0:
@@ -257,7 +288,7 @@ def _check_series(
 
 def write_block(
     parent_dir: str | Path,
-    series: Iterable[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]],
+    series: Iterable[SeriesData],
     mint: int,
     maxt: int,
     level: int = 1,
@@ -267,8 +298,9 @@ def write_block(
 
     ``[mint, maxt)`` is the block's time range (``maxt`` exclusive); samples outside it,
     unsorted series or timestamps raise ``ValueError`` and leave no block behind. Series
-    without samples are skipped. Returns the new block's meta; the block directory is
-    ``parent_dir / meta.ulid``.
+    without samples are skipped. A series may come with a fourth element, its start
+    timestamps (aligned with the timestamps, 0 = none). Returns the new block's meta; the
+    block directory is ``parent_dir / meta.ulid``.
     """
     if maxt <= mint:
         raise ValueError(f"empty block range [{mint}, {maxt})")
@@ -281,13 +313,19 @@ def write_block(
         with open(tmp / CHUNKS_FILE, "wb") as chunks:
             w = _Writer(chunks)
             prev: Labels | None = None
-            for labels, ts_in, vals_in in series:
+            for item in series:
+                labels, ts_in, vals_in = item[0], item[1], item[2]
+                sts_in = item[3] if len(item) > 3 else None
                 ts = np.ascontiguousarray(ts_in, dtype=np.int64)
                 vals = np.ascontiguousarray(vals_in, dtype=np.float64)
-                _check_series(labels, ts, vals, prev, mint, maxt)
+                sts = None
+                if sts_in is not None:
+                    sts = np.ascontiguousarray(sts_in, dtype=np.int64)
+                    sts = sts if sts.any() else None
+                _check_series(labels, ts, vals, sts, prev, mint, maxt)
                 prev = labels
                 if len(ts):
-                    w.add(labels, ts, vals)
+                    w.add(labels, ts, vals, sts)
             w.flush_columns()
             w.flush_values()
             chunks.flush()
@@ -307,6 +345,7 @@ def write_block(
             sources=sorted(set(sources)) if sources else [ulid],
             size_bytes=w.offset + len(index),
             num_chunks=len(w.vframes),
+            format="frames-v2" if w.has_start_timestamps else "frames-v1",
         )
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             f.write(meta.to_json())
@@ -438,18 +477,20 @@ class Block:
                 return view
             if self._fd < 0:
                 raise ValueError(f"block {self.path} is closed")
-            offs, lens = (
-                (self._ix.value_frames, self._ix.value_frame_len)
-                if kind == 0
-                else (self._ix.ts_frames, self._ix.ts_frame_len)
-            )
+            if kind == 0:
+                offs, lens = self._ix.value_frames, self._ix.value_frame_len
+            elif kind == 1:
+                offs, lens = self._ix.ts_frames, self._ix.ts_frame_len
+            else:
+                assert self._ix.st_frames is not None and self._ix.st_frame_len is not None
+                offs, lens = self._ix.st_frames, self._ix.st_frame_len
             off, n = int(offs[k]), int(lens[k])
             assert self._mm is not None
             data = self._mm[off : off + n]
         try:
             view = FrameView(data)
         except CorruptFrameError as e:
-            what = "value" if kind == 0 else "timestamp"
+            what = ("value", "timestamp", "start-timestamp")[kind]
             raise CorruptBlockError(
                 f"block {self.path}: {CHUNKS_FILE} {what} frame {k} (bytes {off}-{off + n}): {e}"
             ) from e
@@ -482,6 +523,23 @@ class Block:
             )
         return ts, vals
 
+    def _start_timestamps(self, ref: int, n: int) -> I64 | None:
+        """Series ``ref``'s start timestamps (``n`` of them), or None if it has none."""
+        lens = self._ix.st_frame_len
+        spf = self._ix.series_per_frame
+        if lens is None or not lens[ref // spf]:
+            return None
+        view = self._frame(2, ref // spf)
+        try:
+            sts = view.column(ref % spf)
+        except (CorruptFrameError, IndexError) as e:
+            raise CorruptBlockError(f"block {self.path}: start timestamps of {ref}: {e}") from e
+        if len(sts) != n:
+            raise CorruptBlockError(
+                f"block {self.path}: series {ref} has {len(sts)} start timestamps, {n} samples"
+            )
+        return sts if sts.any() else None
+
     def _candidates(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> I64:
         refs = self.postings.select(matchers)
         cols = self._ix.series_column[refs]
@@ -492,15 +550,19 @@ class Block:
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         """Series matching all matchers with their samples in ``[mint, maxt]``, by labels."""
-        found: list[tuple[int, I64, F64]] = []
+        found: list[tuple[int, I64, F64, I64 | None]] = []
         for ref in self._candidates(matchers, mint, maxt).tolist():
             ts, vals = self._samples(ref)
             lo = np.searchsorted(ts, mint, side="left")
             hi = np.searchsorted(ts, maxt, side="right")
             if hi > lo:
-                found.append((ref, ts[lo:hi], vals[lo:hi]))
+                sts = self._start_timestamps(ref, len(ts))
+                if sts is not None:
+                    sts = sts[lo:hi]
+                    sts = sts if sts.any() else None
+                found.append((ref, ts[lo:hi], vals[lo:hi], sts))
         labels = self._table.labels_of(np.array([f[0] for f in found], dtype=np.int64))
-        return [Series(ls, ts, vs) for ls, (_, ts, vs) in zip(labels, found, strict=True)]
+        return [Series(ls, ts, vs, sts) for ls, (_, ts, vs, sts) in zip(labels, found, strict=True)]
 
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         """Label sets of matching series with at least one sample in ``[mint, maxt]``."""
@@ -536,29 +598,43 @@ class Block:
 
     def iter_series(self) -> Iterator[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]]:
         """Every series with all its samples, in label order (for compaction and dumps)."""
+        for labels, ts, vals, _ in self.iter_series_st():
+            yield labels, ts, vals
+
+    def iter_series_st(self) -> Iterator[tuple[Labels, I64, F64, I64 | None]]:
+        """Like :meth:`iter_series`, with each series' start timestamps (or None)."""
         n = len(self._table)
         spf = self._ix.series_per_frame
         for start in range(0, n, spf):
             refs = np.arange(start, min(start + spf, n), dtype=np.int64)
             for ref, labels in zip(refs.tolist(), self._table.labels_of(refs), strict=True):
                 ts, vals = self._samples(ref)
-                yield labels, ts, vals
+                yield labels, ts, vals, self._start_timestamps(ref, len(ts))
 
 
-def _merge_samples(parts: list[tuple[I64, F64]]) -> tuple[I64, F64]:
+_Part = tuple[I64, F64, I64 | None]
+
+
+def _merge_samples(parts: list[_Part]) -> _Part:
     """Merge one series' samples from several blocks; one sample per timestamp survives.
 
     Identical duplicates collapse; for conflicting values at one timestamp the sample of
-    the later block in the input order wins (as a re-ingested, corrected sample would).
+    the later block in the input order wins (as a re-ingested, corrected sample would),
+    start timestamp included.
     """
     if len(parts) == 1:
         return parts[0]
     ts = np.concatenate([p[0] for p in parts])
     vals = np.concatenate([p[1] for p in parts])
+    sts = None
+    if any(p[2] is not None for p in parts):
+        sts = np.concatenate(
+            [np.zeros(len(p[0]), np.int64) if p[2] is None else p[2] for p in parts]
+        )
     order = np.argsort(ts, kind="stable")
     ts, vals = ts[order], vals[order]
     last = np.append(ts[1:] != ts[:-1], True)
-    return ts[last], vals[last]
+    return ts[last], vals[last], None if sts is None else sts[order][last]
 
 
 def compact_blocks(parent_dir: str | Path, blocks: Sequence[Block]) -> BlockMeta:
@@ -570,17 +646,19 @@ def compact_blocks(parent_dir: str | Path, blocks: Sequence[Block]) -> BlockMeta
     """
     if not blocks:
         raise ValueError("compact_blocks needs at least one block")
-    streams = [((ls, i, ts, vs) for ls, ts, vs in b.iter_series()) for i, b in enumerate(blocks)]
+    streams = [
+        ((ls, i, ts, vs, st) for ls, ts, vs, st in b.iter_series_st()) for i, b in enumerate(blocks)
+    ]
 
-    def merged() -> Iterator[tuple[Labels, I64, F64]]:
+    def merged() -> Iterator[SeriesData]:
         cur: Labels | None = None
-        parts: list[tuple[I64, F64]] = []
-        for ls, _, ts, vs in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
+        parts: list[_Part] = []
+        for ls, _, ts, vs, st in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
             if ls != cur:
                 if cur is not None:
                     yield (cur, *_merge_samples(parts))
                 cur, parts = ls, []
-            parts.append((ts, vs))
+            parts.append((ts, vs, st))
         if cur is not None:
             yield (cur, *_merge_samples(parts))
 

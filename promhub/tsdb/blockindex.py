@@ -11,6 +11,11 @@ timestamp frame in the chunks file. Value frames hold ``series_per_frame`` conse
 series and timestamp frames ``columns_per_frame`` consecutive columns, so a series'
 position is arithmetic, not stored.
 
+Version 2 appends a start-timestamp frame table: one (offset, length) per value frame,
+length 0 where none of the frame's series has a start timestamp. It is only written when
+some series has start timestamps, so blocks without them stay version 1, byte for byte;
+both versions are read.
+
 The whole file is checksummed: a flipped bit or a truncation is found when the block is
 opened, before any query trusts it.
 
@@ -40,6 +45,8 @@ _T = TypeVar("_T", bound=np.generic)
 
 _MAGIC = b"PHIX"
 _VERSION = 1
+#: Version with the start-timestamp frame table.
+_VERSION_ST = 2
 _HEADER = struct.Struct("<4sB3xII")
 _COUNTS = struct.Struct("<IIIIIIIIQ")
 
@@ -156,6 +163,14 @@ class BlockIndex:
     series_per_frame: int
     columns_per_frame: int
     chunks_size: int
+    #: Per value frame: offset and length of its start-timestamp frame (length 0: none).
+    #: None for blocks without start timestamps.
+    st_frames: NDArray[np.int64] | None = None
+    st_frame_len: NDArray[np.int64] | None = None
+
+    @property
+    def has_start_timestamps(self) -> bool:
+        return self.st_frame_len is not None and bool(self.st_frame_len.any())
 
 
 def _shuffle(a: NDArray[np.generic]) -> bytes:
@@ -220,9 +235,17 @@ def encode_index(ix: BlockIndex) -> bytes:
         _shuffle(ix.ts_frames.astype(np.uint64)),
         _shuffle(ix.ts_frame_len.astype(np.uint32)),
     ]
+    version = _VERSION
+    if ix.has_start_timestamps:
+        assert ix.st_frames is not None and ix.st_frame_len is not None
+        if len(ix.st_frames) != len(ix.value_frames) != len(ix.st_frame_len):
+            raise ValueError("start-timestamp frame table does not match the value frames")
+        version = _VERSION_ST
+        parts.append(_shuffle(ix.st_frames.astype(np.uint64)))
+        parts.append(_shuffle(ix.st_frame_len.astype(np.uint32)))
     raw = b"".join(parts)
     payload = zstandard.ZstdCompressor(level=9).compress(raw)
-    return _HEADER.pack(_MAGIC, _VERSION, zlib.crc32(payload), len(raw)) + payload
+    return _HEADER.pack(_MAGIC, version, zlib.crc32(payload), len(raw)) + payload
 
 
 def decode_index(data: bytes) -> BlockIndex:
@@ -232,7 +255,7 @@ def decode_index(data: bytes) -> BlockIndex:
     magic, version, crc, raw_len = _HEADER.unpack_from(data)
     if magic != _MAGIC:
         raise IndexFormatError(f"bad magic {magic!r}")
-    if version != _VERSION:
+    if version not in (_VERSION, _VERSION_ST):
         raise IndexFormatError(f"unsupported index version {version}")
     payload = memoryview(data)[_HEADER.size :]
     if zlib.crc32(payload) != crc:
@@ -283,6 +306,12 @@ def decode_index(data: bytes) -> BlockIndex:
         columns_per_frame=cpf,
         chunks_size=chunks_size,
     )
+    if version == _VERSION_ST:
+        ix.st_frames = cur.array(n_vf, "<u8")
+        ix.st_frame_len = cur.array(n_vf, "<u4")
+        st_ends = ix.st_frames + ix.st_frame_len
+        if len(st_ends) and int(st_ends.max()) > chunks_size:
+            raise IndexFormatError("a start-timestamp frame lies beyond the end of the chunks file")
     if cur.off != len(raw):
         raise IndexFormatError(f"{len(raw) - cur.off} trailing bytes in payload")
     if n_series and not 0 <= int(ix.series_column.min()) <= int(ix.series_column.max()) < n_cols:

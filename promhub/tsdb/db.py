@@ -250,11 +250,13 @@ class DB:
                     remap = np.concatenate([remap, np.full(top - len(remap), -1, np.int64)])
                 refs = remap[rec.refs]
                 ok = refs >= 0
+                sts = rec.start_timestamps
                 if not ok.all():
                     ts = rec.timestamps if len(rec.timestamps) == 1 else rec.timestamps[ok]
-                    head.commit(refs[ok], ts, rec.values[ok], log=False)
+                    sts = None if sts is None else sts[ok]
+                    head.commit(refs[ok], ts, rec.values[ok], log=False, sts=sts)
                 else:
-                    head.commit(refs, rec.timestamps, rec.values, log=False)
+                    head.commit(refs, rec.timestamps, rec.values, log=False, sts=sts)
             else:
                 used = head.restore_series(rec.refs, rec.labels)
                 top = int(rec.refs.max()) + 1 if len(rec.refs) else 0
@@ -545,7 +547,7 @@ _TRIM: Any = None
 
 def _head_series(
     snap: HeadSnapshot, series: list[tuple[int, Labels]], mint: int, maxt: int
-) -> Iterator[tuple[Labels, Timestamps, Values]]:
+) -> Iterator[tuple[Labels, Timestamps, Values, Timestamps | None]]:
     """Head samples in ``[mint, maxt]`` in label order, decoded one window at a time."""
     for lo in range(0, len(series), _CUT_WINDOW):
         window = series[lo : lo + _CUT_WINDOW]
@@ -556,7 +558,21 @@ def _head_series(
             i = pos.get(r)
             if i is not None:
                 ts, vals = cols.series(i)
-                yield ls, ts, vals
+                yield ls, ts, vals, cols.start_timestamps(i)
+
+
+def _concat_sts(parts: Sequence[Series]) -> Timestamps | None:
+    """The parts' start timestamps concatenated (0 where a part has none), or None."""
+    if all(p.start_timestamps is None for p in parts):
+        return None
+    return np.concatenate(
+        [
+            np.zeros(len(p.timestamps), np.int64)
+            if p.start_timestamps is None
+            else p.start_timestamps
+            for p in parts
+        ]
+    )
 
 
 class DBQuerier:
@@ -581,7 +597,7 @@ class DBQuerier:
         out = []
         for i, p in enumerate(pos.tolist()):
             ts, vals = cols.series(i)
-            out.append(Series(labels[p], ts, vals))
+            out.append(Series(labels[p], ts, vals, cols.start_timestamps(i)))
         return out
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
@@ -600,14 +616,18 @@ class DBQuerier:
                 continue
             ts = np.concatenate([p.timestamps for p in ps])
             vals = np.concatenate([p.values for p in ps])
+            sts = _concat_sts(ps)
             if len(ts) > 1 and (np.diff(ts) <= 0).any():
                 # Overlapping blocks (e.g. a backfill): sort, the later source wins a tie.
                 order = np.argsort(ts, kind="stable")
                 ts, vals = ts[order], vals[order]
                 keep = np.append(ts[1:] != ts[:-1], True)
                 ts, vals = ts[keep], vals[keep]
+                if sts is not None:
+                    sts = sts[order][keep]
+                    sts = sts if sts.any() else None
             if len(ts):
-                out.append(Series(ls, ts, vals))
+                out.append(Series(ls, ts, vals, sts))
         return out
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:

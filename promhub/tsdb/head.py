@@ -14,6 +14,11 @@ Layout, chosen for memory and for NumPy:
   frames of ``FRAME_SERIES`` series. Chunks of the same tier are merged four at a time so
   that frames grow long enough to compress well (~2 B/sample instead of 8).
 
+Start timestamps (see :mod:`promhub.storage.interface`) ride along as an optional column:
+a batch keeps an ``sts`` array only if one of its samples has a start timestamp, and a
+frame stores them (flagged in its header) only if one of its series has any. Without
+start timestamps nothing is stored and no work is done.
+
 The head's frame codec is deliberately simpler than the block format
 (:mod:`promhub.tsdb.encoding`): it runs every minute over every active series, so it is
 one vectorised pass per frame with no per-series Python work (timestamp deltas and value
@@ -64,6 +69,8 @@ class _Batch:
     vals: Values
     mint: int
     maxt: int
+    #: Start timestamps aligned with ``refs`` (0 = none); None if no sample has one.
+    sts: Timestamps | None = None
 
     def full_ts(self) -> Timestamps:
         return np.broadcast_to(self.ts, self.refs.shape) if len(self.ts) == 1 else self.ts
@@ -114,7 +121,8 @@ class _ChunkBuilder:
             hi = min(lo + FRAME_SERIES, len(cols.refs))
             a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
             lens = np.diff(cols.offsets[lo : hi + 1])
-            self.frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b]))
+            sts = cols.sts[a:b] if cols.sts is not None else None
+            self.frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b], sts))
             self.starts.append(self.n)
             self.n += hi - lo
             self.samples += b - a
@@ -146,10 +154,19 @@ class Columnar:
     offsets: Refs
     ts: Timestamps
     vals: Values
+    #: Start timestamps aligned with ``ts`` (0 = none), or None when there are none.
+    sts: Timestamps | None = None
 
     def series(self, i: int) -> tuple[Timestamps, Values]:
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.ts[a:b], self.vals[a:b]
+
+    def start_timestamps(self, i: int) -> Timestamps | None:
+        """Series ``i``'s start timestamps, or None if none of its samples has one."""
+        if self.sts is None:
+            return None
+        st = self.sts[int(self.offsets[i]) : int(self.offsets[i + 1])]
+        return st if st.any() else None
 
     @property
     def nsamples(self) -> int:
@@ -304,8 +321,19 @@ class Head:
     def appender(self) -> HeadAppender:
         return HeadAppender(self)
 
-    def commit(self, refs: Refs, ts: Timestamps, vals: Values, *, log: bool = True) -> AppendResult:
-        """Apply Prometheus' append rules to a batch, log it to the WAL, make it visible."""
+    def commit(
+        self,
+        refs: Refs,
+        ts: Timestamps,
+        vals: Values,
+        *,
+        log: bool = True,
+        sts: Timestamps | None = None,
+    ) -> AppendResult:
+        """Apply Prometheus' append rules to a batch, log it to the WAL, make it visible.
+
+        ``sts`` are the samples' start timestamps (aligned with ``refs``, 0 = none).
+        """
         refs = np.asarray(refs, dtype=np.int64)
         vals = np.asarray(vals, dtype=np.float64)
         ts = np.asarray(ts, dtype=np.int64)
@@ -314,6 +342,7 @@ class Head:
             raise ValueError(
                 f"append: {n} refs, {len(ts)} timestamps and {len(vals)} values do not match"
             )
+        sts = _normalize_sts(sts, n)
         res = AppendResult()
         with self.lock:
             if n and (int(refs.min()) < 0 or int(refs.max()) >= len(self._labels)):
@@ -326,6 +355,7 @@ class Head:
             a_refs = refs[accept]
             a_vals = vals[accept]
             a_ts = ts if len(ts) == 1 else ts[accept]
+            a_sts = None if sts is None else _normalize_sts(sts[accept], len(a_refs))
             if len(a_ts) > 1 and a_ts[0] == a_ts[-1] and (a_ts == a_ts[0]).all():
                 a_ts = a_ts[:1]
             data = b""
@@ -342,7 +372,9 @@ class Head:
                     )
                 samples: bytes = b""
                 if len(a_refs):
-                    samples, s_refs, s_bits = self.wal.codec.encode_samples(a_refs, a_ts, a_vals)
+                    samples, s_refs, s_bits = self.wal.codec.encode_samples(
+                        a_refs, a_ts, a_vals, a_sts
+                    )
                     state = (s_refs, s_bits)
                 data = b"".join(parts) + samples
                 if self.wal.needs_rotation(len(data)):
@@ -350,7 +382,7 @@ class Head:
                     # The XOR state restarted with the segment: encode again against it.
                     if len(a_refs):
                         samples, s_refs, s_bits = self.wal.codec.encode_samples(
-                            a_refs, a_ts, a_vals
+                            a_refs, a_ts, a_vals, a_sts
                         )
                         state = (s_refs, s_bits)
                     data = b"".join(parts) + samples
@@ -359,7 +391,7 @@ class Head:
                     self.wal.codec.advance(*state)
                 self._unlogged = []
             if len(a_refs):
-                self._apply(a_refs, a_ts, a_vals)
+                self._apply(a_refs, a_ts, a_vals, a_sts)
             res.appended = len(a_refs)
             c = self.counters
             c.samples_appended += res.appended
@@ -436,7 +468,7 @@ class Head:
         accept[order] = acc
         return accept, res
 
-    def _apply(self, refs: Refs, ts: Timestamps, vals: Values) -> None:
+    def _apply(self, refs: Refs, ts: Timestamps, vals: Values, sts: Timestamps | None) -> None:
         full_ts = np.broadcast_to(ts, refs.shape) if len(ts) == 1 else ts
         rev = refs[::-1]
         uniq, idx = np.unique(rev, return_index=True)
@@ -444,7 +476,7 @@ class Head:
         self._last_bits[uniq] = vals.view(np.uint64)[::-1][idx]
         refs = self._shared_refs(refs)
         mint, maxt = int(full_ts.min()), int(full_ts.max())
-        self._batches.append(_Batch(refs, ts, vals, mint, maxt))
+        self._batches.append(_Batch(refs, ts, vals, mint, maxt, sts))
         self._raw_samples += len(refs)
         self._num_samples += len(refs)
         if self._min_time == NO_TS or mint < self._min_time:
@@ -493,7 +525,7 @@ class Head:
             seen: set[int] = set()
             raw = 0
             for b in self._batches:
-                raw += b.vals.nbytes + b.ts.nbytes
+                raw += b.vals.nbytes + b.ts.nbytes + (b.sts.nbytes if b.sts is not None else 0)
                 if id(b.refs) not in seen:
                     seen.add(id(b.refs))
                     raw += b.refs.nbytes
@@ -581,7 +613,8 @@ class Head:
             elif b.maxt >= t:
                 m = b.full_ts() >= t
                 ts = b.ts if len(b.ts) == 1 else b.ts[m]
-                kept_batches.append(_Batch(b.refs[m], ts, b.vals[m], t, b.maxt))
+                sts = None if b.sts is None else _normalize_sts(b.sts[m], int(m.sum()))
+                kept_batches.append(_Batch(b.refs[m], ts, b.vals[m], t, b.maxt, sts))
         return HeadSnapshot(kept_chunks, kept_batches)
 
     def truncate(self, snap: HeadSnapshot, kept: HeadSnapshot) -> list[Labels]:
@@ -646,13 +679,13 @@ class Head:
             yield codec.encode_series([r for r, _ in part], [ls for _, ls in part])
         for c in snap.chunks:
             for f, data in enumerate(c.frames):
-                lens, ts, vals = _decode_frame(data)
+                lens, ts, vals, sts = _decode_frame(data)
                 refs = np.repeat(c.refs[c.frame_starts[f] : c.frame_starts[f + 1]], lens)
-                rec, r, bits = codec.encode_samples(refs, ts, vals)
+                rec, r, bits = codec.encode_samples(refs, ts, vals, sts)
                 codec.advance(r, bits)
                 yield rec
         for bt in snap.batches:
-            rec, r, bits = codec.encode_samples(bt.refs, bt.ts, bt.vals)
+            rec, r, bits = codec.encode_samples(bt.refs, bt.ts, bt.vals, bt.sts)
             codec.advance(r, bits)
             yield rec
 
@@ -693,11 +726,18 @@ class HeadAppender:
         self._refs: list[Refs] = []
         self._ts: list[Timestamps] = []
         self._vals: list[Values] = []
+        self._sts: list[Timestamps | None] = []
 
     def ref(self, labels: Labels) -> int:
         return self._head.ref(labels)
 
-    def append(self, refs: Refs, timestamps: Timestamps, values: Values) -> None:
+    def append(
+        self,
+        refs: Refs,
+        timestamps: Timestamps,
+        values: Values,
+        start_timestamps: Timestamps | None = None,
+    ) -> None:
         refs = np.asarray(refs, dtype=np.int64)
         timestamps = np.asarray(timestamps, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
@@ -709,22 +749,43 @@ class HeadAppender:
         self._refs.append(refs)
         self._ts.append(timestamps)
         self._vals.append(values)
+        self._sts.append(_normalize_sts(start_timestamps, len(refs)))
 
     def commit(self) -> AppendResult:
-        refs, ts, vals = self._refs, self._ts, self._vals
+        refs, ts, vals, sts = self._refs, self._ts, self._vals, self._sts
         self.rollback()
         if not refs:
             return self._head.commit(_EMPTY_I, np.zeros(1, np.int64), _EMPTY_F)
         if len(refs) == 1:
-            return self._head.commit(refs[0], ts[0], vals[0])
+            return self._head.commit(refs[0], ts[0], vals[0], sts=sts[0])
         full = [np.broadcast_to(t, r.shape) for t, r in zip(ts, refs, strict=True)]
         cat_ts = np.concatenate(full)
         if len(cat_ts) and (cat_ts == cat_ts[0]).all():
             cat_ts = cat_ts[:1]
-        return self._head.commit(np.concatenate(refs), cat_ts, np.concatenate(vals))
+        cat_sts = None
+        if any(s is not None for s in sts):
+            cat_sts = np.concatenate(
+                [
+                    np.zeros(len(r), np.int64) if s is None else s
+                    for s, r in zip(sts, refs, strict=True)
+                ]
+            )
+        return self._head.commit(np.concatenate(refs), cat_ts, np.concatenate(vals), sts=cat_sts)
 
     def rollback(self) -> None:
-        self._refs, self._ts, self._vals = [], [], []
+        self._refs, self._ts, self._vals, self._sts = [], [], [], []
+
+
+def _normalize_sts(sts: Timestamps | None, n: int) -> Timestamps | None:
+    """Start timestamps as an int64 array of length ``n``, or None if none is set."""
+    if sts is None:
+        return None
+    sts = np.asarray(sts, dtype=np.int64)
+    if len(sts) not in (1, n):
+        raise ValueError(f"append: {n} samples but {len(sts)} start timestamps")
+    if not sts.any():
+        return None
+    return np.broadcast_to(sts, (n,)).copy() if len(sts) != n else sts
 
 
 # -- columnar helpers ---------------------------------------------------------------------
@@ -741,6 +802,8 @@ def _collect(
     p_refs: list[Refs] = []
     p_ts: list[Timestamps] = []
     p_vals: list[Values] = []
+    # Start timestamps per piece (None: the piece has none); only materialised if any has.
+    p_sts: list[Timestamps | None] = []
     for c in chunks:
         if c.maxt < mint or c.mint > maxt:
             continue
@@ -749,13 +812,14 @@ def _collect(
             continue
         frame_of = np.searchsorted(c.frame_starts, pos, side="right") - 1
         for f in np.unique(frame_of).tolist():
-            lens, ts, vals = _decode_frame(c.frames[f])
+            lens, ts, vals, f_sts = _decode_frame(c.frames[f])
             base = int(c.frame_starts[f])
             frame_refs = c.refs[base : base + len(lens)]
             if want is None:
                 p_refs.append(np.repeat(frame_refs, lens))
                 p_ts.append(ts)
                 p_vals.append(vals)
+                p_sts.append(f_sts)
                 continue
             keep = np.zeros(len(lens), dtype=bool)
             keep[pos[frame_of == f] - base] = True
@@ -763,32 +827,53 @@ def _collect(
             p_refs.append(np.repeat(frame_refs[keep], lens[keep]))
             p_ts.append(ts[m])
             p_vals.append(vals[m])
+            p_sts.append(None if f_sts is None else f_sts[m])
     live = [b for b in batches if b.maxt >= mint and b.mint <= maxt]
     if live:
         r = np.concatenate([b.refs for b in live])
         t = np.concatenate([b.full_ts() for b in live])
         v = np.concatenate([b.vals for b in live])
+        s: Timestamps | None = None
+        if any(b.sts is not None for b in live):
+            s = np.concatenate(
+                [np.zeros(len(b.refs), np.int64) if b.sts is None else b.sts for b in live]
+            )
         if want is not None:
             m = np.isin(r, want)
             r, t, v = r[m], t[m], v[m]
+            s = None if s is None else s[m]
         p_refs.append(r)
         p_ts.append(t)
         p_vals.append(v)
+        p_sts.append(s)
     if not p_refs:
         return Columnar(_EMPTY_I, np.zeros(1, np.int64), _EMPTY_I, _EMPTY_F)
     refs = np.concatenate(p_refs)
     ts = np.concatenate(p_ts)
     vals = np.concatenate(p_vals)
+    sts: Timestamps | None = None
+    if any(x is not None for x in p_sts):
+        sts = np.concatenate(
+            [
+                np.zeros(len(r), np.int64) if x is None else x
+                for x, r in zip(p_sts, p_refs, strict=True)
+            ]
+        )
     m = (ts >= mint) & (ts <= maxt)
     if not m.all():
         refs, ts, vals = refs[m], ts[m], vals[m]
+        sts = None if sts is None else sts[m]
     # Pieces are in time order per ref (chunks oldest first, then batches in commit
     # order), so a stable sort by ref leaves every series sorted by time.
     order = np.argsort(refs, kind="stable")
     refs, ts, vals = refs[order], ts[order], vals[order]
+    if sts is not None:
+        sts = sts[order]
+        if not sts.any():
+            sts = None
     uniq, first = np.unique(refs, return_index=True)
     offsets = np.append(first, len(refs)).astype(np.int64)
-    return Columnar(uniq, offsets, ts, vals)
+    return Columnar(uniq, offsets, ts, vals, sts)
 
 
 def _reorder(cols: Columnar, rank: Refs) -> Columnar:
@@ -798,7 +883,8 @@ def _reorder(cols: Columnar, rank: Refs) -> Columnar:
     starts = cols.offsets[:-1][order]
     new_offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
     idx = np.repeat(starts - new_offsets[:-1], lens) + np.arange(int(new_offsets[-1]))
-    return Columnar(cols.refs[order], new_offsets, cols.ts[idx], cols.vals[idx])
+    sts = None if cols.sts is None else cols.sts[idx]
+    return Columnar(cols.refs[order], new_offsets, cols.ts[idx], cols.vals[idx], sts)
 
 
 #: Series decoded at once when merging or rebuilding chunks (bounds peak memory).
@@ -817,6 +903,8 @@ def _rewrite(group: Sequence[_Chunk], rank: Refs, mint: int, maxt: int, tier: in
 
 
 _FRAME_HEAD = struct.Struct("<II")
+#: Set in a frame header's sample count when the frame carries start timestamps.
+_FRAME_ST = 1 << 31
 _ZC = threading.local()
 
 
@@ -845,8 +933,10 @@ def _unshuffle8(b: bytes, n: int) -> NDArray[np.uint64]:
     return np.ascontiguousarray(planes.T).view(np.uint64).reshape(n)
 
 
-def _encode_frame(lens: Refs, ts: Timestamps, vals: Values) -> bytes:
-    """Series lengths, then timestamp deltas and value XORs per series, transposed, zstd."""
+def _encode_frame(lens: Refs, ts: Timestamps, vals: Values, sts: Timestamps | None) -> bytes:
+    """Series lengths, then timestamp deltas and value XORs per series, transposed, zstd;
+    start timestamps, if any sample of the frame has one, as deltas per series after them.
+    """
     n = len(ts)
     first = _starts(lens)
     dt = np.diff(ts, prepend=np.int64(0))
@@ -856,11 +946,20 @@ def _encode_frame(lens: Refs, ts: Timestamps, vals: Values) -> bytes:
     x[1:] ^= bits[:-1]
     x[first] = bits[first]
     body = lens.astype(np.uint32).tobytes() + _shuffle8(dt.view(np.uint64)) + _shuffle8(x)
-    return _FRAME_HEAD.pack(len(lens), n) + _zstd()[0].compress(body)
+    count = n
+    if sts is not None and sts.any():
+        if n >= _FRAME_ST:
+            raise ValueError(f"head frame of {n} samples is too large")
+        dst = np.diff(sts, prepend=np.int64(0))
+        dst[first] = sts[first]
+        body += _shuffle8(dst.view(np.uint64))
+        count |= _FRAME_ST
+    return _FRAME_HEAD.pack(len(lens), count) + _zstd()[0].compress(body)
 
 
-def _decode_frame(data: bytes) -> tuple[Refs, Timestamps, Values]:
-    nseries, n = _FRAME_HEAD.unpack_from(data)
+def _decode_frame(data: bytes) -> tuple[Refs, Timestamps, Values, Timestamps | None]:
+    nseries, count = _FRAME_HEAD.unpack_from(data)
+    n = count & ~_FRAME_ST
     body = _zstd()[1].decompress(data[_FRAME_HEAD.size :])
     lens = np.frombuffer(body, dtype=np.uint32, count=nseries).astype(np.int64)
     off = 4 * nseries
@@ -874,4 +973,9 @@ def _decode_frame(data: bytes) -> tuple[Refs, Timestamps, Values]:
     px = np.bitwise_xor.accumulate(x) if n else x
     xbase = np.where(before >= 0, px[np.maximum(before, 0)], np.uint64(0))
     vals = (px ^ np.repeat(xbase, lens)).view(np.float64)
-    return lens, ts, vals
+    sts: Timestamps | None = None
+    if count & _FRAME_ST:
+        dst = _unshuffle8(body[off + 16 * n : off + 24 * n], n).view(np.int64)
+        cst = np.cumsum(dst)
+        sts = cst - np.repeat(np.where(before >= 0, cst[np.maximum(before, 0)], 0), lens)
+    return lens, ts, vals, sts

@@ -13,6 +13,9 @@ A record is ``u32 length | u32 crc32(type + payload) | u8 type | payload``:
   deltas (int32 when they fit), the timestamps once when all are equal (a scrape) or as
   deltas, and the values XOR'd against the previous value of the same ref in the same
   segment, byte-transposed so that zstd sees the zero bytes of unchanged values together.
+  With flag ``_F_START_TS`` the body ends with the samples' start timestamps (0 = none) as
+  byte-transposed deltas; records without start timestamps (and WALs written before the
+  flag existed) carry no such section and cost nothing extra.
 
 A commit is one ``write()`` of all its records to an ``O_APPEND`` descriptor, so after
 ``kill -9`` it is either wholly in the file or torn at the end; replay truncates a torn or
@@ -50,6 +53,8 @@ _HEADER = struct.Struct("<IIB")
 _SAMPLES_HEAD = struct.Struct("<IBq")
 _F_SHARED_TS = 1
 _F_REFS32 = 2
+_F_START_TS = 4
+_KNOWN_FLAGS = _F_SHARED_TS | _F_REFS32 | _F_START_TS
 _SEGMENT_RE = re.compile(r"^\d{8}$")
 _CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8})$")
 DEFAULT_SEGMENT_SIZE = 128 * 1024 * 1024
@@ -72,6 +77,8 @@ class SamplesRecord:
     #: Length 1 when every sample of the record shares one timestamp.
     timestamps: NDArray[np.int64]
     values: NDArray[np.float64]
+    #: Per-sample start timestamps (0 = none), or None when the record carries none.
+    start_timestamps: NDArray[np.int64] | None = None
 
 
 Record = SeriesRecord | SamplesRecord
@@ -123,9 +130,15 @@ class RecordCodec:
         return self._frame(SERIES, payload)
 
     def encode_samples(
-        self, refs: NDArray[np.int64], ts: NDArray[np.int64], vals: NDArray[np.float64]
+        self,
+        refs: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        vals: NDArray[np.float64],
+        sts: NDArray[np.int64] | None = None,
     ) -> tuple[bytes, NDArray[np.int64], NDArray[np.uint64]]:
         """Encode a SAMPLES record; returns it with the state update for :meth:`advance`.
+
+        ``sts`` (start timestamps aligned with ``refs``, 0 = none) adds the ST section.
 
         The XOR state is only advanced once the record is durably written, so that a
         failed write leaves the codec consistent with the file.
@@ -147,6 +160,11 @@ class RecordCodec:
         else:
             parts.append(_shuffle(np.diff(ts, prepend=np.int64(t0)).view(np.uint64)))
         parts.append(_shuffle(bits ^ self._prev[refs]))
+        if sts is not None:
+            if len(sts) != n:
+                raise ValueError(f"encode_samples: {n} samples but {len(sts)} start timestamps")
+            flags |= _F_START_TS
+            parts.append(_shuffle(np.diff(sts, prepend=np.int64(0)).view(np.uint64)))
         payload = _SAMPLES_HEAD.pack(n, flags, t0) + self._cctx.compress(b"".join(parts))
         # Last occurrence of each ref wins the state (a ref may repeat within a batch).
         rev_refs = refs[::-1]
@@ -177,6 +195,8 @@ class RecordCodec:
             return SeriesRecord(refs, labels)
         if rtype == SAMPLES:
             n, flags, t0 = _SAMPLES_HEAD.unpack_from(payload)
+            if flags & ~_KNOWN_FLAGS:
+                raise WALCorruptionError(f"unknown samples record flags {flags:#x}")
             body = self._dctx.decompress(payload[_SAMPLES_HEAD.size :])
             off = 0
             if flags & _F_REFS32:
@@ -193,12 +213,19 @@ class RecordCodec:
                 ts = t0 + np.cumsum(d, dtype=np.int64)
                 off += 8 * n
             x = _unshuffle(body[off : off + 8 * n], n)
+            off += 8 * n
+            sts: NDArray[np.int64] | None = None
+            if flags & _F_START_TS:
+                sts = np.cumsum(_unshuffle(body[off : off + 8 * n], n).view(np.int64))
+                off += 8 * n
+            if off != len(body):
+                raise WALCorruptionError(f"samples record body has {len(body) - off} extra bytes")
             if n:
                 self._grow(int(refs.max()))
             bits = x ^ self._prev[refs]
             uniq, idx = np.unique(refs[::-1], return_index=True)
             self._prev[uniq] = bits[::-1][idx]
-            return SamplesRecord(refs, ts, bits.view(np.float64))
+            return SamplesRecord(refs, ts, bits.view(np.float64), sts)
         raise WALCorruptionError(f"unknown record type {rtype}")
 
 
