@@ -479,5 +479,6 @@ def _broadcast(v: Value, t: int) -> Value:
             np.repeat(v.step_times[:1], t),
             v.range_ms,
             v.drop_name,
+            v.start_timestamps,
         )
     return v

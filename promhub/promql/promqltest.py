@@ -260,11 +260,14 @@ class Runner:
             if not len(pos):
                 continue
             ref = app.ref(labels)
-            app.append(
-                np.full(len(pos), ref, dtype=np.int64),
-                pos.astype(np.int64) * cmd.interval_ms,
-                seq.values[pos],
-            )
+            ts = pos.astype(np.int64) * cmd.interval_ms
+            sts = None
+            st_seq = cmd.start_timestamps.get(labels)
+            if st_seq is not None:
+                # An offset from the sample's own time; ``_`` (and ST 0) means none.
+                offsets = st_seq.values[pos].astype(np.int64)
+                sts = np.where(st_seq.present[pos], ts + offsets, 0)
+            app.append(np.full(len(pos), ref, dtype=np.int64), ts, seq.values[pos], sts)
             n_total += len(pos)
         res = app.commit()
         if res.appended != n_total:

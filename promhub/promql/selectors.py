@@ -30,6 +30,8 @@ class Fetched:
     offsets: I64  # [N + 1]
     timestamps: I64
     values: F64
+    #: Start timestamps aligned with ``timestamps`` (0 = none), None if no series has any.
+    start_timestamps: I64 | None = None
 
     @property
     def num_series(self) -> int:
@@ -51,7 +53,17 @@ def concatenate(series: Sequence[Series]) -> Fetched:
     else:
         ts = np.empty(0, dtype=np.int64)
         vals = np.empty(0, dtype=np.float64)
-    return Fetched([s.labels for s in series], offsets, ts, vals)
+    sts = None
+    if any(s.start_timestamps is not None for s in series):
+        sts = np.concatenate(
+            [
+                np.zeros(len(s.timestamps), np.int64)
+                if s.start_timestamps is None
+                else np.asarray(s.start_timestamps, dtype=np.int64)
+                for s in series
+            ]
+        )
+    return Fetched([s.labels for s in series], offsets, ts, vals, sts)
 
 
 def without_stale(f: Fetched) -> Fetched:
@@ -64,7 +76,8 @@ def without_stale(f: Fetched) -> Fetched:
     counts = np.bincount(seg[keep], minlength=f.num_series).astype(np.int64)
     offsets = np.zeros(f.num_series + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return Fetched(f.labels, offsets, f.timestamps[keep], f.values[keep])
+    sts = None if f.start_timestamps is None else f.start_timestamps[keep]
+    return Fetched(f.labels, offsets, f.timestamps[keep], f.values[keep], sts)
 
 
 def segment_search(f: Fetched, queries: I64, side: str) -> I64:
@@ -141,6 +154,7 @@ def select_range(f: Fetched, ref_times: I64, range_ms: int) -> RangeSeries:
         np.asarray(ref_times, dtype=np.int64).reshape(-1) if ref_times.ndim == 1 else ref_times[0],
         range_ms,
         np.zeros(g.num_series, dtype=bool),
+        g.start_timestamps,
     )
 
 
@@ -165,6 +179,7 @@ def select_extended(
         np.asarray(ref_times if ref_times.ndim == 1 else ref_times[0], dtype=np.int64),
         range_ms,
         np.zeros(g.num_series, dtype=bool),
+        g.start_timestamps,
     )
 
 
@@ -198,7 +213,8 @@ def _interpolate(t1: I64, v1: F64, t2: I64, v2: F64, at: I64) -> F64:
 
 def range_from_vector(v: VectorSeries, times: I64, ref_times: I64, range_ms: int) -> RangeSeries:
     """A subquery's result as range input: the inner steps where each series had a value,
-    windowed by ``(t - range, t]`` for each outer reference time."""
+    windowed by ``(t - range, t]`` for each outer reference time. Computed values have no
+    start timestamps (subqueries cut their propagation, as in Prometheus)."""
     n = v.num_series
     counts = v.present.sum(axis=1).astype(np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)

@@ -270,6 +270,47 @@ def parse_sequence(text: str, line: int = 0) -> Sequence:
     return Sequence(np.concatenate(chunks_v), np.concatenate(chunks_p))
 
 
+_DUR = r"(?:(?:\d+(?:ms|[smhdwy]))+|\d+)"
+_ST_ITEM_RE = re.compile(rf"^(?P<a>[+-]?{_DUR})(?:(?P<op>[+-])(?P<b>{_DUR}))?(?:x(?P<n>\d+))?$")
+
+
+def _signed_duration(text: str, line: int) -> int:
+    sign = -1 if text.startswith("-") else 1
+    try:
+        return sign * parse_duration(text.lstrip("+-"))
+    except ValueError as e:
+        raise ScriptError(line, f"invalid start timestamp offset {text!r}: {e}") from None
+
+
+def parse_st_sequence(text: str, line: int = 0) -> Sequence:
+    """Expand a start-timestamp sequence (``_ -1m -30s-1mx2 0-1mx4``): per position, the
+    offset in ms of the sample's start timestamp from the sample's own timestamp."""
+    chunks_v: list[F64] = []
+    chunks_p: list[Mask] = []
+    for item in text.split():
+        b = _BLANK_RE.match(item)
+        if b:
+            n = int(b.group(1)) if b.group(1) is not None else 1
+            chunks_v.append(np.zeros(n))
+            chunks_p.append(np.zeros(n, dtype=bool))
+            continue
+        m = _ST_ITEM_RE.match(item)
+        if m is None:
+            raise ScriptError(line, f"invalid start timestamp offset {item!r}")
+        a = _signed_duration(m["a"], line)
+        n = int(m["n"]) if m["n"] is not None else 0
+        d = 0
+        if m["op"] is not None:
+            if m["n"] is None:
+                raise ScriptError(line, f"invalid offset {item!r}: expected 'x<count>'")
+            d = _signed_duration(m["op"] + m["b"], line)
+        chunks_v.append(a + d * np.arange(n + 1, dtype=np.float64))
+        chunks_p.append(np.ones(n + 1, dtype=bool))
+    if not chunks_v:
+        return Sequence(np.zeros(0), np.zeros(0, dtype=bool))
+    return Sequence(np.concatenate(chunks_v), np.concatenate(chunks_p))
+
+
 def parse_series(text: str, line: int = 0) -> tuple[Labels, Sequence]:
     """``name{l="v"} <values>`` → labels and expanded values."""
     labels, pos = _labels_part(text, line)
@@ -294,6 +335,8 @@ class LoadCommand:
     with_nhcb: bool = False
     #: One entry per series line; a later line for the same labels replaces the earlier.
     series: dict[Labels, Sequence] = field(default_factory=dict)
+    #: Start-timestamp offsets (``name@st …`` lines) of the series that have them.
+    start_timestamps: dict[Labels, Sequence] = field(default_factory=dict)
 
     @property
     def has_histograms(self) -> bool:
@@ -393,14 +436,34 @@ def _parse_load(lines: list[str], i: int) -> tuple[int, LoadCommand]:
     if m is None:
         raise ScriptError(i + 1, "invalid load command (load[_with_nhcb] <step:duration>)")
     cmd = LoadCommand(i + 1, _duration(m[2], i + 1, "step"), with_nhcb=m[1] == "with_nhcb")
+    pending: tuple[Labels, Sequence, int] | None = None
     while i + 1 < len(lines) and lines[i + 1]:
         i += 1
+        if pending is not None and _ST_LINE_RE.match(lines[i]):
+            raise ScriptError(pending[2], "start timestamp line not followed by its series")
         if _ST_LINE_RE.match(lines[i]):
-            # Start timestamps (``name@st …``): promhub's TSDB does not store them; the
-            # sample line that follows still loads, queries relying on STs will differ.
+            at = lines[i].index("@st")
+            st_labels, _ = _labels_part(lines[i][:at], i + 1)
+            pending = (st_labels, parse_st_sequence(lines[i][at + 3 :], i + 1), i + 1)
             continue
         labels, seq = parse_series(lines[i], i + 1)
         cmd.series[labels] = seq
+        cmd.start_timestamps.pop(labels, None)
+        if pending is not None:
+            st_labels, st_seq, st_line = pending
+            pending = None
+            if st_labels != labels:
+                raise ScriptError(
+                    st_line, f"start timestamps for {st_labels} but the next series is {labels}"
+                )
+            if len(st_seq) != len(seq) and not seq.histogram:
+                raise ScriptError(
+                    st_line,
+                    f"{len(st_seq)} start timestamps for {len(seq)} positions of {labels}",
+                )
+            cmd.start_timestamps[labels] = st_seq
+    if pending is not None:
+        raise ScriptError(pending[2], "start timestamp line not followed by its series")
     return i, cmd
 
 

@@ -65,6 +65,10 @@ class RangeSeries:
     ``offsets[i]:offsets[i+1]`` slices series i's samples from ``timestamps``/``values``
     (ascending, staleness markers already removed). ``lo[i, k]:hi[i, k]`` are the samples of
     series i inside step k's window ``(t_k - range, t_k]``.
+
+    ``start_timestamps``, aligned with ``timestamps``, are the samples' start timestamps
+    (0 = none) as storage returned them; only a matrix selector has them. Like Prometheus,
+    anything computed (a subquery) has none, so rates over it ignore them.
     """
 
     labels: list[Labels]
@@ -76,6 +80,7 @@ class RangeSeries:
     step_times: I64  # [T] evaluation times (after offset/@ adjustments)
     range_ms: int
     drop_name: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    start_timestamps: I64 | None = None
 
 
 Value = VectorSeries | ScalarSeries | StringValue | RangeSeries

@@ -4,6 +4,12 @@ deriv, predict_linear, resets and changes.
 
 Everything works on all (series, step) windows at once: first/last samples by index,
 counter-reset corrections and change counts by prefix sums over the flat sample array.
+
+Samples read straight from storage may carry start timestamps (see
+:mod:`promhub.storage.interface`); rate, increase, irate and resets use them as Prometheus
+does: a start timestamp after the previous sample is a counter reset even if the value did
+not drop, and rate/increase take a start timestamp inside the window as the point where
+the counter was zero instead of extrapolating towards the window start.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from promhub.promql.functions.window import (
     segment_sums,
     selector_of,
     sorted_within_series,
+    start_timestamp_resets,
     vector_result,
 )
 from promhub.promql.value import F64, I64, Mask, RangeSeries, Value
@@ -61,6 +68,8 @@ def _extrapolated_rate(call: FunctionCall, is_counter: bool, is_rate: bool) -> V
         values, present = _extended_rate(rs, sel.smoothed, is_counter, is_rate)
     else:
         values, present = _plain_rate(rs, is_counter, is_rate)
+        if is_counter:
+            _note_overlaps(call, rs)
     if is_counter and call.node.func in ("rate", "increase"):
         _note_non_counters(call, rs, present)
     return vector_result(rs.labels, values, present)
@@ -68,12 +77,24 @@ def _extrapolated_rate(call: FunctionCall, is_counter: bool, is_rate: bool) -> V
 
 def _plain_rate(rs: RangeSeries, is_counter: bool, is_rate: bool) -> tuple[F64, Mask]:
     counts = rs.hi - rs.lo
-    present = counts >= 2
+    range_start, range_end = _bounds(rs)
+    st = rs.start_timestamps if is_counter else None
+    # A counter whose first sample in the window started counting inside the window (its
+    # start timestamp is after the window start, which is exclusive, and before the
+    # sample) was zero at that start timestamp: measure from there, even from one sample.
+    from_st = np.zeros(rs.lo.shape, dtype=bool)
+    if st is not None and len(st):
+        nonempty = counts >= 1
+        st0 = st[np.where(nonempty, rs.lo, 0)]
+        t0 = rs.timestamps[np.where(nonempty, rs.lo, 0)]
+        from_st = nonempty & (st0 != 0) & (st0 > range_start) & (st0 < t0)
+    present = (counts >= 2) | from_st
     values = np.zeros(rs.lo.shape, dtype=np.float64)
     if not present.any():
         return values, present
     first = rs.lo[present]
     last = rs.hi[present] - 1
+    use_st = from_st[present]
     t, v = rs.timestamps, rs.values
     first_t, last_t = t[first], t[last]
     first_v, last_v = v[first], v[last]
@@ -81,11 +102,11 @@ def _plain_rate(rs: RangeSeries, is_counter: bool, is_rate: bool) -> tuple[F64, 
         result = last_v - first_v
         if is_counter:
             result = result + _corrections(rs, first, last)
-        range_start, range_end = _bounds(rs)
         to_start = (first_t - range_start[present]) / 1000.0
         to_end = (range_end[present] - last_t) / 1000.0
         sampled = (last_t - first_t) / 1000.0
-        avg = sampled / (counts[present] - 1)
+        n1 = counts[present] - 1
+        avg = np.where(n1 > 0, sampled / np.maximum(n1, 1), 0.0)
         threshold = avg * 1.1
         to_start = np.where(to_start >= threshold, avg / 2, to_start)
         if is_counter:
@@ -94,17 +115,52 @@ def _plain_rate(rs: RangeSeries, is_counter: bool, is_rate: bool) -> tuple[F64, 
                 (result > 0) & (first_v >= 0), sampled * (first_v / result), to_start
             )
             to_start = np.minimum(to_start, np.where(np.isnan(to_zero), np.inf, to_zero))
+        if use_st.any():
+            # The counter grew from zero at its start timestamp to the first sample.
+            st_first = np.where(use_st, st[first] if st is not None else 0, first_t)
+            to_start = np.where(use_st, 0.0, to_start)
+            sampled = np.where(use_st, (last_t - st_first) / 1000.0, sampled)
+            result = np.where(use_st, result + first_v, result)
         to_end = np.where(to_end >= threshold, avg / 2, to_end)
-        factor = (sampled + to_start + to_end) / sampled
+        factor = np.where(sampled != 0, (sampled + to_start + to_end) / sampled, 1.0)
         if is_rate:
             factor = factor / (rs.range_ms / 1000.0)
         values[present] = result * factor
     return values, present
 
 
+def _note_overlaps(call: FunctionCall, rs: RangeSeries) -> None:
+    """Prometheus' warning when a sample's start timestamp reaches back before the previous
+    sample of a window (neither a delta nor a cumulative counter: the data is suspect)."""
+    if rs.start_timestamps is None or len(rs.timestamps) < 2:
+        return
+    flags = pair_flags(rs, "overlap")
+    if not flags.any():
+        return
+    prefix = segment_sums(flags, rs.offsets)
+    has = rs.hi - rs.lo >= 2
+    lo = np.where(has, rs.lo, 0)
+    hi = np.where(has, rs.hi, 0)
+    # Pairs (j-1, j) with both samples in the window: j in (lo, hi).
+    hit = has & (prefix[np.maximum(hi, 1)] - prefix[np.minimum(lo + 1, hi)] > 0)
+    seen: set[str] = set()
+    for i in np.flatnonzero(hit.any(axis=1)).tolist():
+        name = rs.labels[i].name or ""
+        if name in seen:
+            continue
+        seen.add(name)
+        call.annotate(
+            "warning",
+            "sample has start time that overlaps with previous sample timestamp for metric "
+            f'"{_go_quote(name)}"',
+            arg_node(call, 0),
+        )
+
+
 def _corrections(rs: RangeSeries, first: I64, last: I64) -> F64:
-    """Sum of the values before each counter reset between ``first`` and ``last``."""
-    corr = pair_flags(rs, "correction")
+    """Sum of the values before each counter reset between ``first`` and ``last`` (a value
+    drop, or a restart that the start timestamps show)."""
+    corr = pair_flags(rs, "correction", use_start_timestamps=True)
     if np.isfinite(corr).all():
         prefix = segment_sums(corr, rs.offsets)
         out: F64 = prefix[last + 1] - prefix[first + 1]
@@ -225,7 +281,12 @@ def _instant_value(call: FunctionCall, is_rate: bool) -> Value:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             res = v[b] - v[a]
             if is_rate:
-                res = np.where(v[b] < v[a], v[b], res) / (interval / 1000.0)
+                reset = v[b] < v[a]
+                st = rs.start_timestamps
+                if st is not None:
+                    pair = np.stack((a, b))
+                    reset = reset | start_timestamp_resets(st[pair], t[pair]).reshape(-1)
+                res = np.where(reset, v[b], res) / (interval / 1000.0)
         values[present] = res
         # Two samples at one timestamp: Prometheus avoids the division and drops the point.
         present[present] = interval != 0
@@ -312,7 +373,7 @@ def _count_pairs(call: FunctionCall, kind: str) -> Value:
         before = np.clip(search(rs, range_start, "right"), lo, np.maximum(hi - 1, lo)) - lo
         lo = lo + np.maximum(0, before - 1)
         present &= rs.timestamps[np.where(present, hi - 1, 0)] > range_start
-    prefix = segment_sums(pair_flags(rs, kind), rs.offsets)
+    prefix = segment_sums(pair_flags(rs, kind, use_start_timestamps=True), rs.offsets)
     first = np.where(present, lo, 0)
     last = np.where(present, hi - 1, 0)
     values = np.where(present, prefix[last + 1] - prefix[first + 1], 0.0)

@@ -206,11 +206,14 @@ def segment_sums(flags: F64, offsets: I64) -> F64:
     return out
 
 
-def pair_flags(rs: RangeSeries, kind: str) -> F64:
+def pair_flags(rs: RangeSeries, kind: str, use_start_timestamps: bool = False) -> F64:
     """Per sample ``i``: a property of the pair ``(i-1, i)`` within one series.
 
     ``kind`` is ``"reset"`` (value dropped: counter reset), ``"change"`` (value changed,
-    NaN to NaN is no change) or ``"correction"`` (the value before a reset, what rate adds).
+    NaN to NaN is no change), ``"correction"`` (the value before a reset, what rate adds)
+    or ``"overlap"`` (the sample's start timestamp overlaps the previous sample, see
+    :func:`start_timestamp_overlaps`). With ``use_start_timestamps`` a reset is also what
+    the samples' start timestamps say (:func:`start_timestamp_resets`).
     The first sample of each series has no pair and gets 0.
     """
     v = rs.values
@@ -218,19 +221,53 @@ def pair_flags(rs: RangeSeries, kind: str) -> F64:
     if len(v) < 2:
         return out
     prev, cur = v[:-1], v[1:]
+    wants_st = (use_start_timestamps and kind in ("reset", "correction")) or kind == "overlap"
+    st = rs.start_timestamps if wants_st else None
     with np.errstate(invalid="ignore"):
+        dropped = cur < prev
+        if st is not None:
+            dropped = dropped | start_timestamp_resets(st, rs.timestamps)
         if kind == "change":
             flag = (cur != prev) & ~(np.isnan(cur) & np.isnan(prev))
             vals = flag.astype(np.float64)
         elif kind == "reset":
-            vals = (cur < prev).astype(np.float64)
+            vals = dropped.astype(np.float64)
+        elif kind == "overlap":
+            vals = np.zeros(len(cur)) if st is None else start_timestamp_overlaps(st, rs.timestamps)
         else:
-            vals = np.where(cur < prev, prev, 0.0)
+            vals = np.where(dropped, prev, 0.0)
     out[1:] = vals
     # Pairs that straddle two series do not exist.
     starts = rs.offsets[1:-1]
     starts = starts[starts < len(v)]
     out[starts] = 0.0
+    return out
+
+
+def start_timestamp_resets(st: I64, t: I64) -> Mask:
+    """Per pair ``(i-1, i)`` of samples: whether start timestamps say the counter restarted
+    in between (Prometheus' isStartTimestampReset).
+
+    A start timestamp that is unset (0), not before its sample (invalid, or OTel's "unknown
+    start"), or before the previous sample (a cumulative counter still counting) is no
+    reset; one after the previous sample is. One *at* the previous sample is a reset only
+    if the previous sample had a valid, known start of its own (a delta series), not for a
+    cumulative series whose start is unknown.
+    """
+    prev_st, prev_t, cur_st, cur_t = st[:-1], t[:-1], st[1:], t[1:]
+    valid = (cur_st != 0) & (cur_st < cur_t) & (cur_st >= prev_t)
+    prev_known = (prev_st != 0) & (prev_st < prev_t)
+    out: Mask = valid & ((cur_st > prev_t) | prev_known)
+    return out
+
+
+def start_timestamp_overlaps(st: I64, t: I64) -> F64:
+    """Per pair ``(i-1, i)``: 1.0 where the sample's start timestamp lies before the previous
+    sample but is not that sample's start (Prometheus' checkStartTimeOverlap): neither a
+    delta (``ST = previous T``) nor a cumulative counter (``ST = previous ST``)."""
+    prev_st, prev_t, cur_st = st[:-1], t[:-1], st[1:]
+    flag = (cur_st != 0) & (cur_st < prev_t) & (cur_st != prev_st)
+    out: F64 = flag.astype(np.float64)
     return out
 
 
