@@ -123,6 +123,7 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     dp.add_argument("--match", default='{__name__=~".+"}', help="series selector")
     dp.add_argument("--min-time", dest="min_time", type=int, default=-(2**63))
     dp.add_argument("--max-time", dest="max_time", type=int, default=2**63 - 1)
+    _add_backfill(tsub)
 
 
 def _add_promqltest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,6 +139,60 @@ def _add_promqltest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=60.0,
         help="seconds one eval (with its extra checks) may take before it counts as failed",
     )
+
+
+def _add_backfill(tsdb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``tsdb create-blocks-from openmetrics``: promtool's backfill into a promhub data dir."""
+    cb = tsdb_sub.add_parser(
+        "create-blocks-from", help="import samples from a file and write them as blocks"
+    )
+    cb.add_argument(
+        "--max-block-duration",
+        dest="max_block_duration",
+        default="2h",
+        help="longest block to create (2h, or one of 6h, 18h, ... when larger)",
+    )
+    cb.add_argument("-q", "--quiet", action="store_true", help="do not print created blocks")
+    fsub = cb.add_subparsers(dest="backfill_format", required=True)
+    om = fsub.add_parser(
+        "openmetrics", help="OpenMetrics text with a timestamp on every sample, ending in # EOF"
+    )
+    om.add_argument("input_file", metavar="INPUT_FILE")
+    om.add_argument("output_dir", metavar="OUTPUT_DIR", nargs="?", default="data")
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from promhub.tsdb.backfill import BackfillError, create_blocks
+    from promhub.tsdb.tool import format_duration
+
+    try:
+        metas = create_blocks(
+            args.input_file,
+            args.output_dir,
+            max_block_duration_ms=_duration_ms(args.max_block_duration),
+        )
+    except (BackfillError, OSError, ValueError) as e:
+        print(f"promhub: error: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet and metas:
+        # promtool's table, so scripts reading its output read ours.
+        row = "{:<28}{:<15}{:<15}{:<13}{:<13}{:<13}{:<13}{}"
+        header = ("BLOCK ULID", "MIN TIME", "MAX TIME", "DURATION", "NUM SAMPLES")
+        print(row.format(*header, "NUM CHUNKS", "NUM SERIES", "SIZE"))
+        for m in metas:
+            print(
+                row.format(
+                    m.ulid,
+                    m.min_time,
+                    m.max_time,
+                    format_duration(m.max_time - m.min_time),
+                    m.num_samples,
+                    m.num_chunks,
+                    m.num_series,
+                    m.size_bytes,
+                )
+            )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +283,9 @@ def _check_config(files: Sequence[str]) -> int:
 
 def _tsdb(args: argparse.Namespace) -> int:
     from promhub.model.matcher import SelectorError, parse_selector
+
+    if args.tsdb_cmd == "create-blocks-from":
+        return _backfill(args)
     from promhub.tsdb.tool import analyze, dump
 
     try:
