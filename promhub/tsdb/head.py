@@ -19,11 +19,9 @@ a batch keeps an ``sts`` array only if one of its samples has a start timestamp,
 frame stores them (flagged in its header) only if one of its series has any. Without
 start timestamps nothing is stored and no work is done.
 
-The head's frame codec is deliberately simpler than the block format
-(:mod:`promhub.tsdb.encoding`): it runs every minute over every active series, so it is
-one vectorised pass per frame with no per-series Python work (timestamp deltas and value
-XORs against the previous sample of the same series, byte-transposed, zstd). Blocks,
-written once per block duration, spend the extra CPU on the denser encoding.
+The head's frame codec (:mod:`promhub.tsdb.headchunk`) is deliberately simpler than
+the block format (:mod:`promhub.tsdb.encoding`): it runs every minute over every active
+series, so it is one vectorised pass per frame with no per-series Python work.
 
 A sample belongs to the head until :meth:`Head.truncate` drops it (after the DB wrote it
 into a block); :meth:`Head.begin_truncate` first raises the lower bound so that nothing
@@ -32,18 +30,17 @@ older is accepted meanwhile. The head never holds two copies of a sample.
 
 from __future__ import annotations
 
-import struct
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import zstandard
 from numpy.typing import NDArray
 
 from promhub.model.labels import METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import AppendResult, Refs, StorageError, Timestamps, Values
+from promhub.tsdb.headchunk import decode_frame, encode_frame
 from promhub.tsdb.postings import MemPostings
 from promhub.tsdb.wal import WAL
 
@@ -122,7 +119,7 @@ class _ChunkBuilder:
             a, b = int(cols.offsets[lo]), int(cols.offsets[hi])
             lens = np.diff(cols.offsets[lo : hi + 1])
             sts = cols.sts[a:b] if cols.sts is not None else None
-            self.frames.append(_encode_frame(lens, cols.ts[a:b], cols.vals[a:b], sts))
+            self.frames.append(encode_frame(lens, cols.ts[a:b], cols.vals[a:b], sts))
             self.starts.append(self.n)
             self.n += hi - lo
             self.samples += b - a
@@ -679,7 +676,7 @@ class Head:
             yield codec.encode_series([r for r, _ in part], [ls for _, ls in part])
         for c in snap.chunks:
             for f, data in enumerate(c.frames):
-                lens, ts, vals, sts = _decode_frame(data)
+                lens, ts, vals, sts = decode_frame(data)
                 refs = np.repeat(c.refs[c.frame_starts[f] : c.frame_starts[f + 1]], lens)
                 rec, r, bits = codec.encode_samples(refs, ts, vals, sts)
                 codec.advance(r, bits)
@@ -812,7 +809,7 @@ def _collect(
             continue
         frame_of = np.searchsorted(c.frame_starts, pos, side="right") - 1
         for f in np.unique(frame_of).tolist():
-            lens, ts, vals, f_sts = _decode_frame(c.frames[f])
+            lens, ts, vals, f_sts = decode_frame(c.frames[f])
             base = int(c.frame_starts[f])
             frame_refs = c.refs[base : base + len(lens)]
             if want is None:
@@ -900,82 +897,3 @@ def _rewrite(group: Sequence[_Chunk], rank: Refs, mint: int, maxt: int, tier: in
         want = np.sort(refs[lo : lo + _REWRITE_WINDOW])
         builder.add(_reorder(_collect(group, [], want, mint, maxt), rank))
     return builder.chunk(mint, maxt, tier)
-
-
-_FRAME_HEAD = struct.Struct("<II")
-#: Set in a frame header's sample count when the frame carries start timestamps.
-_FRAME_ST = 1 << 31
-_ZC = threading.local()
-
-
-def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-    # zstandard contexts are not thread-safe; freezing and queries run on several threads.
-    pair = getattr(_ZC, "pair", None)
-    if pair is None:
-        pair = (zstandard.ZstdCompressor(level=3), zstandard.ZstdDecompressor())
-        _ZC.pair = pair
-    return pair
-
-
-def _starts(lens: Refs) -> NDArray[np.bool_]:
-    """Mask of the first sample of each series in a CSR array (lens all > 0)."""
-    first = np.zeros(int(lens.sum()), dtype=bool)
-    first[np.concatenate(([0], np.cumsum(lens)[:-1]))] = True
-    return first
-
-
-def _shuffle8(a: NDArray[np.uint64]) -> bytes:
-    return a.view(np.uint8).reshape(-1, 8).T.tobytes()
-
-
-def _unshuffle8(b: bytes, n: int) -> NDArray[np.uint64]:
-    planes = np.frombuffer(b, dtype=np.uint8, count=8 * n).reshape(8, n)
-    return np.ascontiguousarray(planes.T).view(np.uint64).reshape(n)
-
-
-def _encode_frame(lens: Refs, ts: Timestamps, vals: Values, sts: Timestamps | None) -> bytes:
-    """Series lengths, then timestamp deltas and value XORs per series, transposed, zstd;
-    start timestamps, if any sample of the frame has one, as deltas per series after them.
-    """
-    n = len(ts)
-    first = _starts(lens)
-    dt = np.diff(ts, prepend=np.int64(0))
-    dt[first] = ts[first]  # each series starts from an absolute timestamp
-    bits = vals.view(np.uint64)
-    x = bits.copy()
-    x[1:] ^= bits[:-1]
-    x[first] = bits[first]
-    body = lens.astype(np.uint32).tobytes() + _shuffle8(dt.view(np.uint64)) + _shuffle8(x)
-    count = n
-    if sts is not None and sts.any():
-        if n >= _FRAME_ST:
-            raise ValueError(f"head frame of {n} samples is too large")
-        dst = np.diff(sts, prepend=np.int64(0))
-        dst[first] = sts[first]
-        body += _shuffle8(dst.view(np.uint64))
-        count |= _FRAME_ST
-    return _FRAME_HEAD.pack(len(lens), count) + _zstd()[0].compress(body)
-
-
-def _decode_frame(data: bytes) -> tuple[Refs, Timestamps, Values, Timestamps | None]:
-    nseries, count = _FRAME_HEAD.unpack_from(data)
-    n = count & ~_FRAME_ST
-    body = _zstd()[1].decompress(data[_FRAME_HEAD.size :])
-    lens = np.frombuffer(body, dtype=np.uint32, count=nseries).astype(np.int64)
-    off = 4 * nseries
-    dt = _unshuffle8(body[off : off + 8 * n], n).view(np.int64)
-    x = _unshuffle8(body[off + 8 * n : off + 16 * n], n)
-    ends = np.cumsum(lens)
-    before = ends - lens - 1  # index of the sample before each series' first
-    cs = np.cumsum(dt)
-    base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
-    ts = cs - np.repeat(base, lens)
-    px = np.bitwise_xor.accumulate(x) if n else x
-    xbase = np.where(before >= 0, px[np.maximum(before, 0)], np.uint64(0))
-    vals = (px ^ np.repeat(xbase, lens)).view(np.float64)
-    sts: Timestamps | None = None
-    if count & _FRAME_ST:
-        dst = _unshuffle8(body[off + 16 * n : off + 24 * n], n).view(np.int64)
-        cst = np.cumsum(dst)
-        sts = cst - np.repeat(np.where(before >= 0, cst[np.maximum(before, 0)], 0), lens)
-    return lens, ts, vals, sts
