@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from promhub.config.model import ScrapeConfig
-from promhub.model.exposition import ExpositionError, ParsedBody, parse
+from promhub.model.exposition import Exemplar, ExpositionError, ParsedBody, parse
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.relabel import relabel
 from promhub.model.value import STALE_NAN
@@ -48,6 +49,10 @@ from promhub.storage.interface import (
     StorageFullError,
     empty_refs,
 )
+
+if TYPE_CHECKING:
+    # Only the type: scrape talks to storage through interfaces, not the TSDB package.
+    from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +95,9 @@ class SeriesResolver:
         self._cfg = cfg
         self._target = target_labels.to_dict()
         self.appender: Appender | None = None
+        #: ref -> labels of the series resolved so far, kept only when exemplars are
+        #: stored (they name their series by ref); cleared with the scrape cache.
+        self.labels_by_ref: dict[int, Labels] | None = None
 
     def __call__(self, scraped: Labels) -> int:
         lb = scraped.to_dict()
@@ -115,10 +123,13 @@ class SeriesResolver:
         self._check(labels)
         assert self.appender is not None
         try:
-            return self.appender.ref(labels)
+            ref = self.appender.ref(labels)
         except ValueError as e:
             # Not a parse error of the body: the series became invalid after relabeling.
             raise InvalidSeriesError(str(e)) from e
+        if self.labels_by_ref is not None:
+            self.labels_by_ref[ref] = labels
+        return ref
 
     def _check(self, labels: Labels) -> None:
         name = labels.name
@@ -166,6 +177,7 @@ class ScrapeLoop:
         previous: Refs | None = None,
         timestamp_tolerance: float = 0.01,
         forced_error: Callable[[], str] = lambda: "",
+        exemplars: ExemplarStorage | None = None,
     ) -> None:
         self.target = target
         self.cfg = cfg
@@ -179,6 +191,10 @@ class ScrapeLoop:
         #: Raw series bytes → ref (or -1: dropped). Owned here, filled by the parser.
         self.cache: dict[bytes, int] = {}
         self._resolver = SeriesResolver(cfg, target.labels)
+        #: Where the exemplars of successful scrapes go (``--enable-feature=exemplar-storage``).
+        self._exemplars = exemplars
+        if exemplars is not None:
+            self._resolver.labels_by_ref = {}
         #: Sorted unique refs of the series of the last scrape that are tracked for staleness.
         self._previous: Refs = previous if previous is not None else empty_refs()
         self._report_refs: Refs | None = None
@@ -314,7 +330,7 @@ class ScrapeLoop:
                 # The storage forgot a series we hold a ref for (its head garbage-collects
                 # series without samples). Start from scratch once: new refs for all.
                 log.info("scrape of %s: %s; resolving all series again", self.target.url, e)
-                self.cache.clear()
+                self._clear_cache()
                 self._report_refs = None
                 self._previous = empty_refs()
                 outcome = self._ingest_locked(body, content_type, ts, error, start)
@@ -334,6 +350,7 @@ class ScrapeLoop:
         app = self._appendable.appender()
         total = post = added = 0
         previous = self._previous
+        parsed: ParsedBody | None = None
         if body is not None:
             try:
                 parsed = self._append_body(app, body, content_type, ts)
@@ -351,6 +368,7 @@ class ScrapeLoop:
                 # _ingest resolves everything again.
                 app.rollback()
                 app = self._appendable.appender()
+                parsed = None
         if error:
             # A failed scrape is an empty scrape: everything it had goes stale.
             self._append_stale(app, self._previous, ts)
@@ -375,11 +393,13 @@ class ScrapeLoop:
             m.sample_out_of_bounds.inc(res.too_old)
         if not error:
             self._good_total = total
+            if parsed is not None and parsed.exemplars and self._exemplars is not None:
+                self._append_exemplars(self._exemplars, parsed, ts)
         if len(self.cache) > 2 * self._good_total + 1000:
             # Series churn (or a target that keeps changing its labels, even in scrapes
             # that fail) would grow the cache forever; Prometheus flushes on the same
             # heuristic: twice the last good scrape plus 1000.
-            self.cache.clear()
+            self._clear_cache()
             m.cache_flush_forced.inc()
         return _Outcome(error=error, samples=post)
 
@@ -417,6 +437,52 @@ class ScrapeLoop:
         self._previous = current
         self._tracked_memo = (tracked, current)
         return parsed
+
+    def _clear_cache(self) -> None:
+        self.cache.clear()
+        if self._resolver.labels_by_ref is not None:
+            self._resolver.labels_by_ref.clear()
+
+    def _append_exemplars(self, store: ExemplarStorage, parsed: ParsedBody, ts: int) -> None:
+        """Store the exemplars of a committed scrape under their series' labels.
+
+        Only after the commit, as Prometheus' head adds exemplars when the appender
+        commits: a failed scrape leaves none. An exemplar without its own timestamp gets
+        its sample's (the scrape's, unless the target's timestamp was honoured).
+        """
+        if not store.enabled:
+            return
+        known = self._resolver.labels_by_ref
+        assert known is not None
+        kept: list[Exemplar] = [e for e in parsed.exemplars if e.series_ref in known]
+        if not kept:
+            return
+        refs = np.array([e.series_ref for e in kept], dtype=np.int64)
+        sample_ts = np.full(len(kept), ts, dtype=np.int64)
+        if self.cfg.honor_timestamps and len(parsed.refs) and parsed.has_timestamps.any():
+            order = np.argsort(parsed.refs, kind="stable")
+            at = np.searchsorted(parsed.refs[order], refs)
+            sample_ts = parsed.timestamps[order[np.minimum(at, len(order) - 1)]]
+        own = np.array([e.timestamp is not None for e in kept], dtype=np.bool_)
+        timestamps = np.array(
+            [e.timestamp if e.timestamp is not None else 0 for e in kept], dtype=np.int64
+        )
+        timestamps = np.where(own, timestamps, sample_ts)
+        res = store.append(
+            [known[r] for r in refs.tolist()],
+            [e.labels for e in kept],
+            np.array([e.value for e in kept], dtype=np.float64),
+            timestamps,
+            own,
+        )
+        if res.out_of_order or res.too_long:
+            log.debug(
+                "scrape of %s: %d out-of-order exemplars and %d with labels over 128 runes "
+                "were not stored",
+                self.target.url,
+                res.out_of_order,
+                res.too_long,
+            )
 
     def _append_stale(self, app: Appender, refs: Refs, ts: int) -> None:
         if len(refs):

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -32,6 +33,9 @@ from promhub.scrape.metrics import ScrapeMetrics
 from promhub.scrape.pool import ScrapePool
 from promhub.scrape.target import offset_seed
 from promhub.storage.interface import Appendable, Metadata
+
+if TYPE_CHECKING:
+    from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ class ScrapeManager:
         executor: Executor | None = None,
         hostname: str | None = None,
         timestamp_tolerance: float = 0.01,
+        exemplars: ExemplarStorage | None = None,
     ) -> None:
         self._appendable = appendable
         self._metrics = ScrapeMetrics(registry)
@@ -69,6 +74,8 @@ class ScrapeManager:
         self._executor = executor
         self._hostname = socket.gethostname() if hostname is None else hostname
         self._tolerance = timestamp_tolerance
+        #: Exemplar storage for the scrape loops (None: exemplars are not kept).
+        self._exemplars = exemplars
         self._lock = threading.Lock()
         self._wanted: dict[str, tuple[ScrapeConfig, ScrapeClient | None]] = {}
         self._seed = offset_seed(self._hostname, {})
@@ -192,6 +199,7 @@ class ScrapeManager:
                     seed=seed,
                     executor=self._executor,
                     timestamp_tolerance=self._tolerance,
+                    exemplars=self._exemplars,
                 )
             else:
                 try:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from promhub.config.model import ScrapeConfig
 from promhub.discovery.targetgroup import TargetGroup
@@ -23,6 +24,9 @@ from promhub.scrape.loop import ScrapeLoop
 from promhub.scrape.metrics import ScrapeMetrics
 from promhub.scrape.target import Target, TargetSet, format_duration, targets_from_groups
 from promhub.storage.interface import Appendable, Refs
+
+if TYPE_CHECKING:
+    from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class ScrapePool:
         seed: int,
         executor: Executor | None = None,
         timestamp_tolerance: float = 0.01,
+        exemplars: ExemplarStorage | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.job_name
@@ -49,6 +54,7 @@ class ScrapePool:
         self._seed = seed
         self._executor = executor
         self._tolerance = timestamp_tolerance
+        self._exemplars = exemplars
         self._groups: list[TargetGroup] = []
         self.loops: dict[int, ScrapeLoop] = {}
         self.dropped: list[Labels] = []
@@ -73,6 +79,7 @@ class ScrapePool:
             previous=previous,
             timestamp_tolerance=self._tolerance,
             forced_error=lambda: self.limit_error,
+            exemplars=self._exemplars,
         )
 
     def _build(self, groups: Sequence[TargetGroup]) -> TargetSet:
