@@ -36,8 +36,19 @@ from promhub.config.model import (
     StaticConfig,
 )
 from promhub.config.units import format_duration, parse_duration, parse_size
-from promhub.config.yaml_lines import ANY_KEY, Section, compose, construct, is_null, node_line
+from promhub.config.yaml_lines import (
+    ANY_KEY,
+    Section,
+    compose,
+    construct,
+    describe,
+    is_null,
+    node_line,
+)
 from promhub.model.relabel import compile_regex, is_valid_label_name
+
+#: ``storage.exemplars.max_exemplars`` when unset (Prometheus' DefaultExemplarsConfig).
+DEFAULT_MAX_EXEMPLARS = 100_000
 
 __all__ = [
     "ConfigCheck",
@@ -239,6 +250,7 @@ class _Loader:
                 cfg.scrape_configs.extend(self.scrape_config_file(path, cfg.global_, jobs))
         cfg.alerting = self.raw_mapping(top, "alerting")
         cfg.storage = self.raw_mapping(top, "storage")
+        self.check_exemplars(top)
         cfg.tracing = self.raw_mapping(top, "tracing")
         cfg.otlp = self.raw_mapping(top, "otlp")
         cfg.runtime = self.raw_mapping(top, "runtime")
@@ -574,6 +586,19 @@ class _Loader:
 
     # -- sections kept as written
 
+    def check_exemplars(self, top: Section) -> None:
+        """``storage.exemplars`` as Prometheus' strict ExemplarsConfig (the rest stays raw)."""
+        storage = top.section("storage", "config.StorageConfig", ANY_KEY)
+        if storage is None:
+            return
+        ex = storage.section("exemplars", "config.ExemplarsConfig", ("max_exemplars",))
+        if ex is None:
+            return
+        node = ex.node("max_exemplars")
+        value = None if node is None else construct(node)
+        if node is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ex.error("max_exemplars", f"cannot unmarshal {describe(node)} into int64")
+
     def raw_mapping(self, top: Section, key: str) -> dict[str, Any]:
         node = top.node(key)
         if node is None:
@@ -599,6 +624,17 @@ class _Loader:
             if not item.get("url"):
                 raise ConfigError(f"url for {key} is empty", self.file, node_line(inode), where)
         return value
+
+
+def max_exemplars(cfg: Config) -> int:
+    """``storage.exemplars.max_exemplars`` (Prometheus' default 100000; <= 0 stores none)."""
+    exemplars = cfg.storage.get("exemplars")
+    if not isinstance(exemplars, dict):
+        return DEFAULT_MAX_EXEMPLARS
+    value = exemplars.get("max_exemplars")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return DEFAULT_MAX_EXEMPLARS
+    return value
 
 
 def _expand_env(value: str) -> str:
