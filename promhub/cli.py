@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from promhub import __version__
-from promhub.server.options import Options
+from promhub.server.options import Options, parse_features
 
 
 def _duration_ms(s: str) -> int:
@@ -83,6 +83,13 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
+    )
+    p.add_argument(
+        "--enable-feature",
+        dest="enable_feature",
+        action="append",
+        default=[],
+        help="comma-separated feature names to enable (promhub knows: exemplar-storage)",
     )
     _add_web_query_flags(p)
 
@@ -213,6 +220,11 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         format="ts=%(asctime)s level=%(levelname)s component=%(name)s msg=%(message)r",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
+    features, unknown = parse_features(args.enable_feature)
+    for name in unknown:
+        logging.getLogger("promhub").warning("Unknown option for --enable-feature: %s", name)
+    if "exemplar-storage" in features:
+        logging.getLogger("promhub").info("Experimental in-memory exemplar storage enabled")
     try:
         opts = Options(
             config_file=args.config_file,
@@ -234,6 +246,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             query_timeout_s=_duration_ms(args.query_timeout) / 1000,
             query_max_samples=args.query_max_samples,
             query_max_concurrency=max(1, args.query_max_concurrency),
+            enable_features=features,
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,
@@ -250,6 +263,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "query.timeout": args.query_timeout,
                 "query.max-samples": str(args.query_max_samples),
                 "query.max-concurrency": str(args.query_max_concurrency),
+                "enable-feature": ",".join(args.enable_feature),
             },
         )
     except ValueError as e:

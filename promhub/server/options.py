@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 DAY_MS = 86_400_000
+
+#: ``--enable-feature`` values promhub implements; others are logged and ignored.
+KNOWN_FEATURES = frozenset({"exemplar-storage"})
+
+
+def parse_features(values: Iterable[str]) -> tuple[frozenset[str], list[str]]:
+    """Split repeated, comma-separated ``--enable-feature`` values: (known, unknown)."""
+    names = [f.strip() for v in values for f in v.split(",") if f.strip()]
+    return frozenset(n for n in names if n in KNOWN_FEATURES), [
+        n for n in names if n not in KNOWN_FEATURES
+    ]
 
 
 @dataclass(slots=True)
@@ -31,7 +43,14 @@ class Options:
     log_level: str = "info"
     #: How often the TSDB's maintenance job (head cut, compaction, retention) runs.
     maintenance_interval: float = 60.0
+    #: ``--enable-feature`` names that promhub implements (see KNOWN_FEATURES).
+    enable_features: frozenset[str] = frozenset()
     flags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exemplar_storage(self) -> bool:
+        """``--enable-feature=exemplar-storage``: keep scraped exemplars in memory."""
+        return "exemplar-storage" in self.enable_features
 
     @property
     def host_port(self) -> tuple[str, int]:
