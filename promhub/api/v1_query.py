@@ -8,6 +8,7 @@ Evaluation and JSON rendering run in a worker thread (they are CPU-bound); at mo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -27,10 +28,12 @@ from promhub.api.v1 import (
     server_of,
     success,
 )
+from promhub.model.matcher import Matcher
 from promhub.promql.engine import Engine, QueryResult
 from promhub.promql.errors import PromQLError
 from promhub.promql.value import RangeSeries, ScalarSeries, StringValue, VectorSeries
 from promhub.tsdb import DB
+from promhub.tsdb.exemplars import ExemplarSeries
 
 #: Prometheus' cap on points per series of a range query.
 MAX_POINTS = 11_000
@@ -282,15 +285,80 @@ async def parse_query(request: web.Request) -> web.Response:
     return success(orjson.dumps(_printer_fn("to_json")(expr)), request=request)
 
 
+def vector_selectors(expr: Any) -> list[list[Matcher]]:
+    """The matchers of every vector selector in ``expr`` (Prometheus' ``ExtractSelectors``).
+
+    Matrix selectors and subqueries count through the vector selectors inside them; the
+    ``__name__`` matcher of ``foo{...}`` is among its selector's matchers.
+    """
+    from promhub.promql.ast import Expr, VectorSelector
+
+    out: list[list[Matcher]] = []
+    stack: list[Any] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, VectorSelector):
+            out.append(list(node.matchers))
+            continue
+        if not dataclasses.is_dataclass(node):
+            continue
+        children = []
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            if isinstance(v, Expr):
+                children.append(v)
+            elif isinstance(v, list):
+                children.extend(x for x in v if isinstance(x, Expr))
+        stack.extend(reversed(children))  # depth first, left to right
+    return out
+
+
+def render_exemplars(result: list[ExemplarSeries]) -> bytes:
+    """``[{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"1","timestamp":1.5}]}]``."""
+    parts: list[bytes] = []
+    for series in result:
+        values = jsonfmt.value_tokens(series.values)
+        items = [
+            b'{"labels":'
+            + orjson.dumps(dict(lb))
+            + b',"value":"'
+            + v
+            + b'","timestamp":'
+            + jsonfmt.format_timestamp(ts).encode()
+            + b"}"
+            for lb, v, ts in zip(series.labels, values, series.timestamps.tolist(), strict=True)
+        ]
+        parts.append(
+            b'{"seriesLabels":'
+            + orjson.dumps(dict(series.series_labels))
+            + b',"exemplars":['
+            + b",".join(items)
+            + b"]}"
+        )
+    return b"[" + b",".join(parts) + b"]"
+
+
 async def query_exemplars(request: web.Request) -> web.Response:
-    """promhub stores no exemplars yet: a valid request gets Prometheus' empty answer."""
+    """Exemplars of the series the query's selectors match, in ``[start, end]``.
+
+    Empty unless the server runs with ``--enable-feature=exemplar-storage``; a query
+    without any selector (``1 + 1``) answers without ``data``, as Prometheus.
+    """
     p = await Params.of(request)
     start = p.time("start", MIN_TIME_MS)
     end = p.time("end", MAX_TIME_MS)
     if end < start:
         raise APIError("bad_data", "end timestamp must not be before start timestamp")
-    _parse(p.get("query"))
-    return success(b"[]", request=request)
+    selectors = vector_selectors(_parse(p.get("query")))
+    if not selectors:
+        return web.Response(body=b'{"status":"success"}', content_type="application/json")
+    store = server_of(request).exemplars
+
+    def work() -> bytes:
+        return render_exemplars(store.select(start, end, selectors))
+
+    data: bytes = await blocking(work)
+    return success(data, request=request)
 
 
 ROUTES = [

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from promhub import __version__
 from promhub.api.web import SSL_CONTEXT_KEY, build_app
-from promhub.config.loader import default_config, load_config
+from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
 from promhub.instrument.host import host_registry
@@ -26,6 +26,7 @@ from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
 from promhub.tsdb import DB
+from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger("promhub")
 
@@ -44,6 +45,10 @@ class Server:
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
         self.scheduler = Scheduler(registry)
+        #: Scraped exemplars, in memory only; sized by the config with
+        #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
+        self.exemplars = ExemplarStorage(0)
+        registry.register(self.exemplars.collector())
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._reload_ok = Gauge(
@@ -82,6 +87,8 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
+        if self.opts.exemplar_storage:
+            self.exemplars.resize(max_exemplars(cfg))
         self.config = cfg
         self._reload_ok.set(1)
         self._reload_time.set(time.time())
@@ -119,7 +126,11 @@ class Server:
             **self._db_options(),
         )
         self.registry.register(self.db.collector())
-        self.scrape = ScrapeManager(self.db, registry=self.registry)
+        self.scrape = ScrapeManager(
+            self.db,
+            registry=self.registry,
+            exemplars=self.exemplars if self.opts.exemplar_storage else None,
+        )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
         self._apply(cfg)
         self.scheduler.add(
