@@ -166,8 +166,8 @@ def test_scraped_exemplars_are_queryable(promhub_factory, app: App, tmp_path: Pa
 
 
 def test_exemplars_not_stored_without_the_feature(
-    promhub_factory, app: App, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    promhub_factory: Any, app: App, tmp_path: Path
+) -> None:
     app.requests.labels("/a").inc(1, exemplar={"trace_id": "t1"})
     cfg = _config(tmp_path / "promhub.yml", app)
     p = promhub_factory(tmp_path / "data", cfg, "--enable-feature=no-such-thing")
