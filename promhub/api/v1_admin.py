@@ -19,6 +19,7 @@ from promhub.api.v1 import (
     server_of,
     success_obj,
 )
+from promhub.storage.interface import StorageError
 
 
 def _check_enabled(request: web.Request) -> None:
@@ -28,20 +29,33 @@ def _check_enabled(request: web.Request) -> None:
 
 
 async def delete_series(request: web.Request) -> web.Response:
+    """Prometheus' ``deleteSeries``: tombstone the matching series in [start, end]; 204."""
     _check_enabled(request)
     p = await Params.of(request)
     if not p.getall("match[]"):
         raise APIError("bad_data", "no match[] parameter provided")
-    p.time("start", MIN_TIME_MS)
-    p.time("end", MAX_TIME_MS)
-    p.matcher_sets()
-    # promhub's TSDB has no tombstones yet: refuse rather than pretend the data is gone.
-    raise APIError("internal", "delete_series is not supported by promhub's TSDB yet")
+    start = p.time("start", MIN_TIME_MS)
+    end = p.time("end", MAX_TIME_MS)
+    sets = p.matcher_sets()
+    db = server_of(request).db
+    assert db is not None
+    for matchers in sets:
+        try:
+            await blocking(db.delete, matchers, start, end)
+        except (OSError, StorageError) as e:
+            raise APIError("internal", f"delete series: {e}") from None
+    return web.Response(status=204)
 
 
 async def clean_tombstones(request: web.Request) -> web.Response:
+    """Prometheus' ``cleanTombstones``: rewrite blocks without their deleted data; 204."""
     _check_enabled(request)
-    # Nothing is ever tombstoned (delete_series is refused), so there is nothing to clean.
+    db = server_of(request).db
+    assert db is not None
+    try:
+        await blocking(db.clean_tombstones)
+    except (OSError, StorageError, ValueError) as e:
+        raise APIError("internal", f"clean tombstones: {e}") from None
     return web.Response(status=204)
 
 

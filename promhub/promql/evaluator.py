@@ -99,14 +99,13 @@ class Evaluator:
     def fetch(self, matchers: list[Matcher], mint: int, maxt: int) -> selectors.Fetched:
         q = self.queryable.querier(mint, maxt)
         try:
-            series = q.select(matchers)
+            f = selectors.fetch(q, matchers)
         except PromQLError:
             raise
         except Exception as e:  # a storage failure is the server's fault, not the query's
             raise PromQLError("internal", f"expanding series: {e}") from e
         finally:
             q.close()
-        f = selectors.concatenate(series)
         # Fetched samples are what Prometheus' stats call "samples loaded".
         self.samples_total += f.num_samples
         return f

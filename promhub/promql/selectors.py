@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from promhub.model.labels import Labels
+from promhub.model.matcher import Matcher
 from promhub.model.value import stale_mask
 from promhub.promql.value import F64, I64, Mask, RangeSeries, VectorSeries
-from promhub.storage.interface import Series
+from promhub.storage.interface import Querier, Series, SeriesBatch
 
 #: Beyond this many shifted-key units, keys could overflow int64: search per series.
 _KEY_LIMIT = 2**62
@@ -64,6 +65,16 @@ def concatenate(series: Sequence[Series]) -> Fetched:
             ]
         )
     return Fetched([s.labels for s in series], offsets, ts, vals, sts)
+
+
+def fetch(querier: Querier, matchers: Sequence[Matcher]) -> Fetched:
+    """Select series into CSR form, through the querier's bulk ``select_batch`` if it has
+    one (the TSDB does: no per-series objects), else through ``select``."""
+    select_batch = getattr(querier, "select_batch", None)
+    if select_batch is None:
+        return concatenate(querier.select(matchers))
+    b: SeriesBatch = select_batch(matchers)
+    return Fetched(b.labels, b.offsets, b.timestamps, b.values, b.start_timestamps)
 
 
 def without_stale(f: Fetched) -> Fetched:

@@ -83,6 +83,24 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesBatch:
+    """Many series' samples at once, concatenated (CSR): what a bulk select returns.
+
+    Series ``i`` has ``labels[i]`` and the samples ``timestamps[offsets[i]:offsets[i+1]]``
+    (ascending) with the values at the same positions; series are sorted by labels and
+    each has at least one sample. One object for N series instead of N :class:`Series`
+    keeps selecting tens of thousands of series cheap.
+    """
+
+    labels: list[Labels]
+    offsets: Timestamps  # [N + 1], offsets[0] == 0
+    timestamps: Timestamps
+    values: Values
+    #: Start timestamps aligned with ``timestamps`` (0 = none), or None when none has one.
+    start_timestamps: Timestamps | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Metadata:
     """Metric metadata as Prometheus keeps it per metric family."""
 
@@ -154,6 +172,17 @@ class Querier(Protocol):
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+class BatchQuerier(Querier, Protocol):
+    """A :class:`Querier` that can also return a selection as one :class:`SeriesBatch`.
+
+    Optional: readers check for ``select_batch`` and fall back to :meth:`Querier.select`.
+    """
+
+    def select_batch(self, matchers: Sequence[Matcher]) -> SeriesBatch:
+        """The same series and samples as :meth:`Querier.select`, in CSR form."""
+        ...
 
 
 class Queryable(Protocol):

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
-from promhub.storage.interface import Series
+from promhub.storage.interface import Series, SeriesBatch
 from promhub.tsdb.blockindex import (
     BlockIndex,
     IndexFormatError,
@@ -65,6 +65,7 @@ __all__ = [
     "BlockMeta",
     "CorruptBlockError",
     "compact_blocks",
+    "batch_of_series",
     "new_ulid",
     "remove_tmp_blocks",
     "write_block",
@@ -564,6 +565,83 @@ class Block:
         labels = self._table.labels_of(np.array([f[0] for f in found], dtype=np.int64))
         return [Series(ls, ts, vs, sts) for ls, (_, ts, vs, sts) in zip(labels, found, strict=True)]
 
+    def select_batch(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> SeriesBatch:
+        """What :meth:`select` returns, as one CSR :class:`SeriesBatch`.
+
+        Each shared timestamp column is decoded and cut to ``[mint, maxt]`` once, and value
+        frames most of whose series are wanted are decoded whole
+        (:meth:`FrameView.all_values`); the samples are then gathered with index arrays.
+        """
+        ix = self._ix
+        refs = self._candidates(matchers, mint, maxt)
+        if ix.st_frames is not None:
+            # Start timestamps are rare; the per-series path already reads them.
+            return batch_of_series(self.select(matchers, mint, maxt))
+        if not len(refs):
+            return batch_of_series([])
+        ucols, inv = np.unique(ix.series_column[refs], return_inverse=True)
+        col_ts = [self._column(int(c)) for c in ucols.tolist()]
+        col_len = np.array([len(t) for t in col_ts], dtype=np.int64)
+        col_lo = np.array([np.searchsorted(t, mint, "left") for t in col_ts], dtype=np.int64)
+        col_hi = np.array([np.searchsorted(t, maxt, "right") for t in col_ts], dtype=np.int64)
+        col_base = np.cumsum(col_len) - col_len
+        lo, count = col_lo[inv], (col_hi - col_lo)[inv]
+        keep = count > 0
+        refs, inv, lo, count = refs[keep], inv[keep], lo[keep], count[keep]
+        if not len(refs):
+            return batch_of_series([])
+        val_index, values = self._values_of(refs, col_len[inv])
+        offsets = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(count, out=offsets[1:])
+        within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], count)
+        ts_all = np.concatenate(col_ts) if col_ts else np.empty(0, np.int64)
+        ts = ts_all[np.repeat(col_base[inv] + lo, count) + within]
+        vals = values[np.repeat(val_index + lo, count) + within]
+        return SeriesBatch(self._table.labels_of(refs), offsets, ts, vals)
+
+    def _column(self, col: int) -> I64:
+        cpf = self._ix.columns_per_frame
+        view = self._frame(1, col // cpf)
+        try:
+            return view.column(col % cpf)
+        except (CorruptFrameError, IndexError) as e:
+            raise CorruptBlockError(f"block {self.path}: timestamp column {col}: {e}") from e
+
+    def _values_of(self, refs: I64, want_len: I64) -> tuple[I64, F64]:
+        """The values of every series in ``refs`` (ascending) concatenated, and where each
+        series starts; ``want_len`` is each series' number of timestamps."""
+        spf = self._ix.series_per_frame
+        frames = refs // spf
+        bounds = np.flatnonzero(np.diff(frames)) + 1
+        parts: list[F64] = []
+        starts: list[I64] = []
+        base = 0
+        for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(refs)], strict=True):
+            k = int(frames[a])
+            local = refs[a:b] - k * spf
+            view = self._frame(0, k)
+            try:
+                if (b - a) * 4 >= view.n_series:  # most of the frame: decode it whole
+                    off, vals = view.all_values()
+                    lens = off[local + 1] - off[local]
+                    starts.append(off[local] + base)
+                else:
+                    got = [view.values(i) for i in local.tolist()]
+                    lens = np.array([len(v) for v in got], dtype=np.int64)
+                    vals = np.concatenate(got)
+                    starts.append(np.cumsum(lens) - lens + base)
+            except (CorruptFrameError, IndexError) as e:
+                raise CorruptBlockError(f"block {self.path}: value frame {k}: {e}") from e
+            if not np.array_equal(lens, want_len[a:b]):
+                i = int(np.flatnonzero(lens != want_len[a:b])[0])
+                raise CorruptBlockError(
+                    f"block {self.path}: series {int(refs[a + i])} has {int(lens[i])} values, "
+                    f"{int(want_len[a + i])} timestamps"
+                )
+            parts.append(vals)
+            base += len(vals)
+        return np.concatenate(starts), np.concatenate(parts)
+
     def series(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         """Label sets of matching series with at least one sample in ``[mint, maxt]``."""
         refs = self._candidates(matchers, mint, maxt)
@@ -610,6 +688,32 @@ class Block:
             for ref, labels in zip(refs.tolist(), self._table.labels_of(refs), strict=True):
                 ts, vals = self._samples(ref)
                 yield labels, ts, vals, self._start_timestamps(ref, len(ts))
+
+
+def batch_of_series(series: Sequence[Series]) -> SeriesBatch:
+    """Series (sorted, non-empty) as one :class:`SeriesBatch`."""
+    counts = np.fromiter((len(s.timestamps) for s in series), dtype=np.int64, count=len(series))
+    offsets = np.zeros(len(series) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if not series:
+        return SeriesBatch([], offsets, np.empty(0, np.int64), np.empty(0, np.float64))
+    sts = None
+    if any(s.start_timestamps is not None for s in series):
+        sts = np.concatenate(
+            [
+                np.zeros(len(s.timestamps), np.int64)
+                if s.start_timestamps is None
+                else s.start_timestamps
+                for s in series
+            ]
+        )
+    return SeriesBatch(
+        [s.labels for s in series],
+        offsets,
+        np.concatenate([s.timestamps for s in series]),
+        np.concatenate([s.values for s in series]),
+        sts,
+    )
 
 
 _Part = tuple[I64, F64, I64 | None]

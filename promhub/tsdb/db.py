@@ -37,13 +37,19 @@ from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import (
     Appender,
-    Querier,
     Series,
+    SeriesBatch,
     StorageError,
     Timestamps,
     Values,
 )
-from promhub.tsdb.block import Block, CorruptBlockError, compact_blocks, write_block
+from promhub.tsdb.block import (
+    Block,
+    CorruptBlockError,
+    batch_of_series,
+    compact_blocks,
+    write_block,
+)
 from promhub.tsdb.head import NO_TS, Head, HeadSnapshot
 from promhub.tsdb.wal import DEFAULT_SEGMENT_SIZE, WAL, SamplesRecord, WALReader
 
@@ -276,7 +282,7 @@ class DB:
             raise StorageError(f"data directory {self.path} was opened read-only")
         return self.head.appender()
 
-    def querier(self, mint: int, maxt: int) -> Querier:
+    def querier(self, mint: int, maxt: int) -> DBQuerier:
         return DBQuerier(self, mint, maxt)
 
     @property
@@ -575,6 +581,77 @@ def _concat_sts(parts: Sequence[Series]) -> Timestamps | None:
     )
 
 
+def _ranges(starts: Timestamps, lens: Timestamps) -> Timestamps:
+    """``concat(arange(s, s + n) for s, n in zip(starts, lens))`` without a Python loop."""
+    total = int(lens.sum())
+    before = np.cumsum(lens) - lens
+    out: Timestamps = np.repeat(starts - before, lens) + np.arange(total, dtype=np.int64)
+    return out
+
+
+def _take(b: SeriesBatch, which: Timestamps) -> SeriesBatch:
+    """The series ``which`` (indices, in that order) of a batch."""
+    counts = np.diff(b.offsets)[which]
+    idx = _ranges(b.offsets[:-1][which], counts)
+    offsets = np.zeros(len(which) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    sts = None if b.start_timestamps is None else b.start_timestamps[idx]
+    labels = [b.labels[i] for i in which.tolist()]
+    return SeriesBatch(labels, offsets, b.timestamps[idx], b.values[idx], sts)
+
+
+def _merge_batches(parts: Sequence[SeriesBatch]) -> SeriesBatch:
+    """Merge batches from several sources (oldest first) into one, by labels.
+
+    A series in several parts gets their samples in part order; where sources overlap in
+    time (a backfill), samples are sorted and the later source wins a tie, as
+    :meth:`DBQuerier.select` does.
+    """
+    labels = [ls for p in parts for ls in p.labels]
+    bases = np.cumsum([0] + [len(p.timestamps) for p in parts])
+    starts = np.concatenate([p.offsets[:-1] + bases[k] for k, p in enumerate(parts)])
+    counts = np.concatenate([np.diff(p.offsets) for p in parts])
+    # Each part is sorted, so this stable sort merges runs; ties keep the part order.
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    idx = _ranges(starts[order], counts[order])
+    ts = np.concatenate([p.timestamps for p in parts])[idx]
+    vals = np.concatenate([p.values for p in parts])[idx]
+    sts = None
+    if any(p.start_timestamps is not None for p in parts):
+        sts = np.concatenate(
+            [
+                np.zeros(len(p.timestamps), np.int64)
+                if p.start_timestamps is None
+                else p.start_timestamps
+                for p in parts
+            ]
+        )[idx]
+    merged = [labels[order[0]]]
+    first = [0]
+    for j in range(1, len(order)):
+        ls = labels[order[j]]
+        if ls != merged[-1]:
+            merged.append(ls)
+            first.append(j)
+    counts_sorted = counts[order]
+    group_counts = np.add.reduceat(counts_sorted, np.array(first, dtype=np.int64))
+    offsets = np.zeros(len(merged) + 1, dtype=np.int64)
+    np.cumsum(group_counts, out=offsets[1:])
+    sid = np.repeat(np.arange(len(merged), dtype=np.int64), group_counts)
+    same = sid[1:] == sid[:-1]
+    if bool((same & (ts[1:] <= ts[:-1])).any()):
+        o = np.lexsort((np.arange(len(ts)), ts, sid))
+        ts, vals, sid = ts[o], vals[o], sid[o]
+        keep = np.append((sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1]), True)
+        ts, vals, sid = ts[keep], vals[keep], sid[keep]
+        if sts is not None:
+            sts = sts[o][keep]
+        np.cumsum(np.bincount(sid, minlength=len(merged)), out=offsets[1:])
+    if sts is not None and not sts.any():
+        sts = None
+    return SeriesBatch(merged, offsets, ts, vals, sts)
+
+
 class DBQuerier:
     """Reads blocks and head as of its creation; see :class:`Querier`."""
 
@@ -629,6 +706,39 @@ class DBQuerier:
             if len(ts):
                 out.append(Series(ls, ts, vals, sts))
         return out
+
+    def select_batch(self, matchers: Sequence[Matcher]) -> SeriesBatch:
+        """What :meth:`select` returns, as one CSR batch (see ``BatchQuerier``).
+
+        No :class:`Series` per series: blocks gather their samples with index arrays and
+        the head hands over its columnar collection; only when several sources hold
+        series are they merged, by one sort over the label sets.
+        """
+        parts = [b.select_batch(matchers, self.mint, self.maxt) for b in self._blocks]
+        parts.append(self._head_batch(matchers))
+        parts = [p for p in parts if p.labels]
+        if not parts:
+            return batch_of_series([])
+        if len(parts) == 1:
+            return parts[0]
+        return _merge_batches(parts)
+
+    def _head_batch(self, matchers: Sequence[Matcher]) -> SeriesBatch:
+        refs, labels = self._head.select_refs(matchers)
+        if len(refs) == 0:
+            return batch_of_series([])
+        cols = self._snap.collect(refs, self.mint, self.maxt)
+        pos = np.searchsorted(refs, cols.refs).tolist()
+        found = [labels[p] for p in pos]
+        order = sorted(range(len(found)), key=found.__getitem__)
+        counts = np.diff(cols.offsets)[order]
+        idx = _ranges(cols.offsets[:-1][order], counts)
+        offsets = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        sts = None if cols.sts is None or not cols.sts.any() else cols.sts[idx]
+        keep = counts > 0
+        batch = SeriesBatch([found[i] for i in order], offsets, cols.ts[idx], cols.vals[idx], sts)
+        return batch if keep.all() else _take(batch, np.flatnonzero(keep))
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
         return [s.labels for s in self.select(matchers)]

@@ -124,6 +124,30 @@ def _undiff(first: int, d: I64, order: int) -> I64:
     return out
 
 
+def _ranges(starts: I64, lens: I64) -> I64:
+    """``concat(arange(s, s + n) for s, n in zip(starts, lens))`` without a Python loop."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    before = np.cumsum(lens) - lens
+    return np.repeat(starts - before, lens) + np.arange(total, dtype=np.int64)
+
+
+def _shifted(a: NDArray[Any]) -> NDArray[Any]:
+    """``a`` shifted right by one with a zero in front: ``out[i] = a[i - 1]``."""
+    out = np.zeros_like(a)
+    out[1:] = a[:-1]
+    return out
+
+
+def _segment_cumsum(d: I64, seg_first: I64) -> I64:
+    """Cumulative sums restarting at each segment (``seg_first``: index of each element's
+    segment start). Modular int64 arithmetic, like :func:`_undiff`."""
+    cs = np.cumsum(d, dtype=np.int64)
+    out: I64 = cs - _shifted(cs)[seg_first]
+    return out
+
+
 def _width(z: U64) -> int:
     """Bytes needed for the largest element of an unsigned stream."""
     return 0 if len(z) == 0 else (int(z.max()).bit_length() + 7) // 8
@@ -501,6 +525,78 @@ class FrameView:
                 raise CorruptFrameError(f"series {i} has an exception past its end")
             out.view(np.uint64)[pos] = self._exc_bits[lo:hi]
         return out
+
+    def all_values(self) -> tuple[I64, F64]:
+        """Values of every series of the frame, concatenated, and ``[n_series + 1]`` offsets.
+
+        The same values as :meth:`values` for each series, decoded for the whole frame at
+        once: each width group is unpacked once and every mode's undo (segmented cumsum or
+        prefix XOR) runs over all series in one pass, so the cost per series is a few array
+        elements, not a few Python calls. Queries touching most of a frame use this.
+        """
+        ns, nc = self.n_series, self.n_columns
+        n = self._n
+        offsets = np.zeros(ns + 1, dtype=np.int64)
+        np.cumsum(n, out=offsets[1:])
+        total = int(offsets[-1])
+        starts = offsets[:-1]
+        live = n > 0
+        # z[start_i] will hold series i's first value, z[start_i + 1 + j] its j-th stream
+        # element (a delta, XOR or offset depending on the mode).
+        z = np.zeros(total, dtype=np.uint64)
+        lens = np.maximum(n - 1, 0)
+        widths = self._widths[nc:]
+        for w in range(1, 9):
+            sel = np.flatnonzero((widths == w) & (lens > 0))
+            if not len(sel):
+                continue
+            glen = int(self._glen[w])
+            planes = np.frombuffer(self._buf, np.uint8, w * glen, int(self._bases[w]))
+            unpacked = np.zeros((glen, 8), dtype=np.uint8)
+            unpacked[:, :w] = planes.reshape(w, glen).T
+            group = unpacked.view("<u8").reshape(glen)
+            ln = lens[sel]
+            src = _ranges(self._offsets[nc + sel], ln)
+            z[_ranges(starts[sel] + 1, ln)] = group[src]
+        z[starts[live]] = self._first[live].view(np.uint64)
+        mode_of = np.repeat(self._mode, n)
+        out = np.empty(total, dtype=np.uint64)
+        present = set(np.unique(self._mode[live]).tolist())
+        seg_first = np.repeat(starts, n)  # per element, index of its series' first element
+        for mode in present:
+            at = mode_of == mode
+            if mode == _XOR:
+                acc = np.bitwise_xor.accumulate(z)
+                r = acc ^ _shifted(acc)[seg_first]
+            elif mode == _BITS0:
+                r = z ^ z[seg_first]
+                r[starts[live]] = z[starts[live]]
+            else:
+                d = z.view(np.int64)
+                d = np.where(np.arange(total) == seg_first, d, _unzigzag(z))
+                if mode == _DEC2:
+                    firsts = d[starts[live]].copy()
+                    d[starts[live]] = 0
+                    d = _segment_cumsum(d, seg_first)
+                    d[starts[live]] = firsts
+                if mode == _DEC0:
+                    r_i = d + np.where(np.arange(total) == seg_first, 0, d[seg_first])
+                else:
+                    r_i = _segment_cumsum(d, seg_first)
+                if mode == _BITDELTA:
+                    r = r_i.view(np.uint64)
+                else:
+                    scale = np.repeat(_POW10[self._scale], n)
+                    r = (r_i.astype(np.float64) / scale).view(np.uint64)
+            out[at] = r[at]
+        n_exc = np.diff(self._exc_start)
+        if len(self._exc_pos):
+            owner = np.repeat(np.arange(ns), n_exc)
+            pos = self._exc_pos.astype(np.int64)
+            if bool(np.any(pos >= n[owner])):
+                raise CorruptFrameError("a series has an exception past its end")
+            out[starts[owner] + pos] = self._exc_bits
+        return offsets, out.view(np.float64)
 
     def length(self, i: int) -> int:
         return int(self._n[i])

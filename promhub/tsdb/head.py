@@ -42,6 +42,12 @@ from promhub.model.matcher import Matcher
 from promhub.storage.interface import AppendResult, Refs, StorageError, Timestamps, Values
 from promhub.tsdb.headchunk import decode_frame, encode_frame
 from promhub.tsdb.postings import MemPostings
+from promhub.tsdb.tombstones import (
+    Tombstones,
+    shrink_csr,
+    visible_label_names,
+    visible_label_values,
+)
 from promhub.tsdb.wal import WAL
 
 #: Series per compressed frame of a frozen chunk.
@@ -176,10 +182,25 @@ class HeadSnapshot:
 
     chunks: list[_Chunk]
     batches: list[_Batch]
+    #: Deleted intervals as of the snapshot; :meth:`collect` leaves their samples out.
+    tombstones: Tombstones | None = None
 
     def collect(self, want: Refs, mint: int, maxt: int) -> Columnar:
-        """The samples of the (sorted, unique) refs ``want`` in ``[mint, maxt]``."""
-        return _collect(self.chunks, self.batches, want, mint, maxt)
+        """The samples of the (sorted, unique) refs ``want`` in ``[mint, maxt]``, without
+        deleted ones (series left without samples are left out)."""
+        cols = _collect(self.chunks, self.batches, want, mint, maxt)
+        keep = (
+            None
+            if not self.tombstones
+            else self.tombstones.csr_keep_mask(cols.refs, cols.offsets, cols.ts)
+        )
+        if keep is None:
+            return cols
+        refs, offsets = shrink_csr(cols.refs, cols.offsets, keep)
+        sts = None if cols.sts is None else cols.sts[keep]
+        if sts is not None and not sts.any():
+            sts = None
+        return Columnar(refs, offsets, cols.ts[keep], cols.vals[keep], sts)
 
 
 @dataclass(slots=True)
@@ -235,6 +256,8 @@ class Head:
         self._refs_cache: dict[tuple[int, int], Refs] = {}
         self._rank = _EMPTY_I
         self._rank_key = (-1, -1)
+        #: Deleted intervals of head series (replaced, never mutated: snapshots share it).
+        self.tombstones = Tombstones()
 
     # -- series ---------------------------------------------------------------------
 
@@ -302,12 +325,60 @@ class Head:
             return refs, [labels[r] for r in refs.tolist()]
 
     def label_names(self) -> list[str]:
+        """Label names of the series, except those whose samples are all deleted."""
         with self.lock:
-            return self._postings.label_names()
+            return visible_label_names(self._postings, self._dead_refs())
 
     def label_values(self, name: str) -> list[str]:
+        """Values of label ``name``, except of series whose samples are all deleted."""
         with self.lock:
-            return self._postings.label_values(name)
+            return visible_label_values(self._postings, name, self._dead_refs())
+
+    def _dead_refs(self) -> Refs:
+        """Sorted refs whose head samples are all deleted (a tombstone spans from the
+        head's start to their last sample)."""
+        t = self.tombstones
+        if not t:
+            return _EMPTY_I
+        refs = t.refs
+        refs = refs[refs < len(self._labels)]
+        lo = np.full(len(refs), max(self._min_time, self.min_valid_time), np.int64)
+        return refs[t.covered(refs, lo, self._last_ts[refs])]
+
+    # -- deletion -------------------------------------------------------------------
+
+    def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:
+        """Delete the samples of matching series in ``[mint, maxt]`` (inclusive).
+
+        Like Prometheus, the interval is clamped to the data present (so samples appended
+        later are not hidden), logged to the WAL, then applied to every later read.
+        Returns the number of series affected.
+        """
+        with self.lock:
+            if self._min_time == NO_TS:
+                return 0
+            refs = self._postings.select(matchers)
+            last = self._last_ts[refs]
+            t0 = max(mint, self._min_time)
+            t1 = np.minimum(last, maxt)
+            ok = (last != NO_TS) & (t1 >= t0)
+            refs, t1 = refs[ok], t1[ok]
+            if not len(refs):
+                return 0
+            t0s = np.full(len(refs), t0, dtype=np.int64)
+            if self.wal is not None:
+                rec = self.wal.codec.encode_tombstones(refs, t0s, t1)
+                if self.wal.needs_rotation(len(rec)):
+                    self.wal.rotate()
+                self.wal.write(rec)  # raises StorageFullError; nothing applied yet
+            self.tombstones = self.tombstones.added(refs, t0s, t1)
+            return len(refs)
+
+    def add_tombstones(self, refs: Refs, mints: Timestamps, maxts: Timestamps) -> None:
+        """Apply deleted intervals replayed from the WAL (not logged again)."""
+        with self.lock:
+            ok = (refs >= 0) & (refs < len(self._labels))
+            self.tombstones = self.tombstones.added(refs[ok], mints[ok], maxts[ok])
 
     def all_series(self) -> list[tuple[int, Labels]]:
         with self.lock:
@@ -495,7 +566,7 @@ class Head:
 
     def snapshot(self) -> HeadSnapshot:
         with self.lock:
-            return HeadSnapshot(list(self._chunks), list(self._batches))
+            return HeadSnapshot(list(self._chunks), list(self._batches), self.tombstones)
 
     @property
     def min_time(self) -> int:
@@ -590,7 +661,7 @@ class Head:
         """Refuse samples older than ``t`` from now on; returns the data to persist."""
         with self.lock:
             self.min_valid_time = max(self.min_valid_time, t)
-            return HeadSnapshot(list(self._chunks), list(self._batches))
+            return HeadSnapshot(list(self._chunks), list(self._batches), self.tombstones)
 
     def prepare_truncate(self, snap: HeadSnapshot, t: int) -> HeadSnapshot:
         """The part of ``snap`` at or after ``t``, rebuilt where needed (no lock held)."""
@@ -635,7 +706,12 @@ class Head:
             if self._min_time == NO_TS:
                 self._max_time = NO_TS
             self.counters.truncations += 1
-            return self._gc()
+            removed = self._gc()
+            if self.tombstones:
+                # Intervals of removed series or before the new start cover nothing now.
+                alive = np.flatnonzero(self._alive[: len(self._labels)])
+                self.tombstones = self.tombstones.restricted(alive, before=self.min_valid_time)
+            return removed
 
     def _gc(self) -> list[Labels]:
         has = np.zeros(len(self._labels), dtype=bool)
@@ -685,6 +761,13 @@ class Head:
             rec, r, bits = codec.encode_samples(bt.refs, bt.ts, bt.vals, bt.sts)
             codec.advance(r, bits)
             yield rec
+        if snap.tombstones:
+            live = np.fromiter((r for r, _ in series), np.int64, len(series))
+            t = snap.tombstones.restricted(np.sort(live))
+            flat = [(r, a, b) for r, ivs in t.items() for a, b in ivs]
+            if flat:
+                r_a, lo_a, hi_a = (np.array(col, dtype=np.int64) for col in zip(*flat, strict=True))
+                yield codec.encode_tombstones(r_a, lo_a, hi_a)
 
     # -- stats ----------------------------------------------------------------------
 

@@ -16,6 +16,10 @@ A record is ``u32 length | u32 crc32(type + payload) | u8 type | payload``:
   With flag ``_F_START_TS`` the body ends with the samples' start timestamps (0 = none) as
   byte-transposed deltas; records without start timestamps (and WALs written before the
   flag existed) carry no such section and cost nothing extra.
+- ``TOMBSTONES``: ``u32 n | i64 refs[n] | i64 mint[n] | i64 maxt[n]``, deleted inclusive
+  intervals (see :mod:`promhub.tsdb.tombstones`). WALs written before deletion existed
+  have none and replay unchanged; a promhub from before then stops replay at the first
+  one as at an unknown record, so do not downgrade a data directory after a delete.
 
 A commit is one ``write()`` of all its records to an ``O_APPEND`` descriptor, so after
 ``kill -9`` it is either wholly in the file or torn at the end; replay truncates a torn or
@@ -48,6 +52,7 @@ log = logging.getLogger(__name__)
 
 SERIES = 1
 SAMPLES = 2
+TOMBSTONES = 3
 
 _HEADER = struct.Struct("<IIB")
 _SAMPLES_HEAD = struct.Struct("<IBq")
@@ -81,7 +86,16 @@ class SamplesRecord:
     start_timestamps: NDArray[np.int64] | None = None
 
 
-Record = SeriesRecord | SamplesRecord
+@dataclass(slots=True)
+class TombstonesRecord:
+    """Samples of series ``refs[i]`` in ``[mints[i], maxts[i]]`` (inclusive) are deleted."""
+
+    refs: NDArray[np.int64]
+    mints: NDArray[np.int64]
+    maxts: NDArray[np.int64]
+
+
+Record = SeriesRecord | SamplesRecord | TombstonesRecord
 
 
 def _shuffle(a: NDArray[np.uint64]) -> bytes:
@@ -176,6 +190,18 @@ class RecordCodec:
             self._grow(int(refs[-1]))
             self._prev[refs] = bits
 
+    def encode_tombstones(
+        self, refs: NDArray[np.int64], mints: NDArray[np.int64], maxts: NDArray[np.int64]
+    ) -> bytes:
+        """Encode a TOMBSTONES record (no codec state involved)."""
+        n = len(refs)
+        if len(mints) != n or len(maxts) != n:
+            raise ValueError(f"encode_tombstones: {n} refs, {len(mints)} mints, {len(maxts)} maxts")
+        payload = struct.pack("<I", n) + b"".join(
+            np.asarray(a, dtype="<i8").tobytes() for a in (refs, mints, maxts)
+        )
+        return self._frame(TOMBSTONES, payload)
+
     def decode(self, rtype: int, payload: bytes) -> Record:
         if rtype == SERIES:
             (n,) = struct.unpack_from("<I", payload)
@@ -226,6 +252,14 @@ class RecordCodec:
             uniq, idx = np.unique(refs[::-1], return_index=True)
             self._prev[uniq] = bits[::-1][idx]
             return SamplesRecord(refs, ts, bits.view(np.float64), sts)
+        if rtype == TOMBSTONES:
+            (n,) = struct.unpack_from("<I", payload)
+            if len(payload) != 4 + 24 * n:
+                raise WALCorruptionError(f"tombstones record of {len(payload)} bytes for {n} refs")
+            cols = [
+                np.frombuffer(payload, "<i8", n, 4 + 8 * n * k).astype(np.int64) for k in range(3)
+            ]
+            return TombstonesRecord(*cols)
         raise WALCorruptionError(f"unknown record type {rtype}")
 
 
