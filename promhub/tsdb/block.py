@@ -5,6 +5,7 @@ A block is a directory named by a ULID, as in Prometheus::
     01HF.../meta.json        ulid, time range (maxTime exclusive), stats, compaction
     01HF.../index            labels, timestamp columns, frame table (see blockindex)
     01HF.../chunks/000001    timestamp frames and value frames (see encoding)
+    01HF.../tombstones       deleted intervals per series, if any (see tombstones)
 
 Series are stored in label order, ``SERIES_PER_FRAME`` to a value frame, so a query for
 one metric name touches few frames. Timestamps are stored once per distinct timestamp
@@ -59,6 +60,14 @@ from promhub.tsdb.encoding import (
     encode_value_frame,
 )
 from promhub.tsdb.postings import BlockPostings
+from promhub.tsdb.tombstones import (
+    Tombstones,
+    TombstonesFormatError,
+    read_tombstones,
+    visible_label_names,
+    visible_label_values,
+    write_tombstones,
+)
 
 __all__ = [
     "Block",
@@ -392,6 +401,8 @@ class Block:
         self._frames: OrderedDict[tuple[int, int], FrameView] = OrderedDict()
         t = index.labels
         self.postings = BlockPostings(t.symbols, t.pairs, t.starts)
+        self.tombstones = Tombstones()
+        self._dead = np.empty(0, dtype=np.int64)
 
     @classmethod
     def open(cls, path: str | Path) -> Block:
@@ -431,7 +442,41 @@ class Block:
                 f"{chunks}: is {size} bytes, the index expects {index.chunks_size} (truncated?)"
             )
         meta.size_bytes = size + len(index_data) + len(meta_text)
-        return cls(p, meta, index, fd)
+        block = cls(p, meta, index, fd)
+        try:
+            block._set_tombstones(read_tombstones(p))
+        except (TombstonesFormatError, OSError) as e:
+            block.close()
+            raise CorruptBlockError(f"{p}: {e}") from e
+        return block
+
+    def _set_tombstones(self, t: Tombstones) -> None:
+        refs = t.refs[t.refs < len(self._table)]
+        cols = self._ix.series_column[refs]
+        dead = t.covered(refs, self._ix.column_mint[cols], self._ix.column_maxt[cols])
+        # One assignment each: a concurrent query sees the old or the new deletions.
+        self._dead = refs[dead]
+        self.tombstones = t
+
+    def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:
+        """Tombstone the samples of matching series in ``[mint, maxt]`` (inclusive).
+
+        Like Prometheus, each interval is clamped to the series' data and merged with the
+        existing ones, and the block's ``tombstones`` file is replaced atomically. Returns
+        the number of series affected.
+        """
+        refs = self.postings.select(matchers)
+        cols = self._ix.series_column[refs]
+        t0 = np.maximum(self._ix.column_mint[cols], mint)
+        t1 = np.minimum(self._ix.column_maxt[cols], maxt)
+        ok = t0 <= t1
+        if not ok.any():
+            return 0
+        new = self.tombstones.added(refs[ok], t0[ok], t1[ok])
+        if new != self.tombstones:
+            write_tombstones(self.path, new)
+            self._set_tombstones(new)
+        return int(ok.sum())
 
     def __enter__(self) -> Block:
         return self
@@ -552,16 +597,25 @@ class Block:
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         """Series matching all matchers with their samples in ``[mint, maxt]``, by labels."""
         found: list[tuple[int, I64, F64, I64 | None]] = []
+        tomb = self.tombstones
         for ref in self._candidates(matchers, mint, maxt).tolist():
             ts, vals = self._samples(ref)
             lo = np.searchsorted(ts, mint, side="left")
             hi = np.searchsorted(ts, maxt, side="right")
             if hi > lo:
                 sts = self._start_timestamps(ref, len(ts))
+                ts, vals = ts[lo:hi], vals[lo:hi]
                 if sts is not None:
                     sts = sts[lo:hi]
-                    sts = sts if sts.any() else None
-                found.append((ref, ts[lo:hi], vals[lo:hi], sts))
+                if tomb.get(ref):
+                    keep = tomb.keep_mask(ref, ts)
+                    ts, vals = ts[keep], vals[keep]
+                    sts = None if sts is None else sts[keep]
+                    if not len(ts):
+                        continue
+                if sts is not None and not sts.any():
+                    sts = None
+                found.append((ref, ts, vals, sts))
         labels = self._table.labels_of(np.array([f[0] for f in found], dtype=np.int64))
         return [Series(ls, ts, vs, sts) for ls, (_, ts, vs, sts) in zip(labels, found, strict=True)]
 
@@ -574,8 +628,10 @@ class Block:
         """
         ix = self._ix
         refs = self._candidates(matchers, mint, maxt)
-        if ix.st_frames is not None:
-            # Start timestamps are rare; the per-series path already reads them.
+        if ix.st_frames is not None or (
+            self.tombstones and bool(np.isin(refs, self.tombstones.refs).any())
+        ):
+            # Start timestamps and deletions are rare; the per-series path handles them.
             return batch_of_series(self.select(matchers, mint, maxt))
         if not len(refs):
             return batch_of_series([])
@@ -648,34 +704,45 @@ class Block:
         ix = self._ix
         cols = ix.series_column[refs]
         partial = (ix.column_mint[cols] < mint) | (ix.column_maxt[cols] > maxt)
+        tomb = self.tombstones
+        if tomb:
+            partial |= np.isin(refs, tomb.refs)
         keep = np.ones(len(refs), dtype=bool)
         for i in np.flatnonzero(partial).tolist():
             # Partly covered: only the timestamps (not the values) say if one is inside.
-            ts = self._timestamps(int(refs[i]))
-            if np.searchsorted(ts, maxt, "right") <= np.searchsorted(ts, mint, "left"):
+            ref = int(refs[i])
+            ts = self._timestamps(ref)
+            ts = ts[np.searchsorted(ts, mint, "left") : np.searchsorted(ts, maxt, "right")]
+            if not len(ts) or not tomb.keep_mask(ref, ts).any():
                 keep[i] = False
         return self._table.labels_of(refs[keep])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Label names of the block's series (of those matching, if matchers are given)."""
         if not matchers:
-            return self.postings.label_names()
-        rows, _ = self._table.rows(self.postings.select(matchers))
+            return visible_label_names(self.postings, self._dead)
+        rows, _ = self._table.rows(self._live(self.postings.select(matchers)))
         syms = self._table.symbols
         return [syms[i] for i in np.unique(rows[:, 0]).tolist()]
 
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Values of label ``name`` (among the matching series, if matchers are given)."""
         if not matchers:
-            return self.postings.label_values(name)
-        rows, _ = self._table.rows(self.postings.select(matchers))
+            return visible_label_values(self.postings, name, self._dead)
+        rows, _ = self._table.rows(self._live(self.postings.select(matchers)))
         syms = self._table.symbols
         # Symbol ids are in string order, so unique ids come out sorted by value.
         ids = np.unique(rows[rows[:, 0] == self._symbol_id(name), 1]).tolist()
         return [v for v in (syms[i] for i in ids) if v]
 
+    def _live(self, refs: I64) -> I64:
+        """``refs`` without the series whose samples are all deleted."""
+        dead = self._dead
+        return refs[~np.isin(refs, dead)] if len(dead) else refs
+
     def iter_series(self) -> Iterator[tuple[Labels, NDArray[np.int64], NDArray[np.float64]]]:
-        """Every series with all its samples, in label order (for compaction and dumps)."""
+        """Every series with all its samples, in label order (for compaction and dumps);
+        deleted samples are left out, and so are series left without any."""
         for labels, ts, vals, _ in self.iter_series_st():
             yield labels, ts, vals
 
@@ -683,11 +750,21 @@ class Block:
         """Like :meth:`iter_series`, with each series' start timestamps (or None)."""
         n = len(self._table)
         spf = self._ix.series_per_frame
+        tomb = self.tombstones
         for start in range(0, n, spf):
-            refs = np.arange(start, min(start + spf, n), dtype=np.int64)
+            refs = self._live(np.arange(start, min(start + spf, n), dtype=np.int64))
             for ref, labels in zip(refs.tolist(), self._table.labels_of(refs), strict=True):
                 ts, vals = self._samples(ref)
-                yield labels, ts, vals, self._start_timestamps(ref, len(ts))
+                sts = self._start_timestamps(ref, len(ts))
+                if tomb.get(ref):
+                    keep = tomb.keep_mask(ref, ts)
+                    ts, vals = ts[keep], vals[keep]
+                    if sts is not None:
+                        sts = sts[keep]
+                        sts = sts if sts.any() else None
+                    if not len(ts):
+                        continue
+                yield labels, ts, vals, sts
 
 
 def batch_of_series(series: Sequence[Series]) -> SeriesBatch:

@@ -37,6 +37,7 @@ from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import (
     Appender,
+    Querier,
     Series,
     SeriesBatch,
     StorageError,
@@ -51,7 +52,13 @@ from promhub.tsdb.block import (
     write_block,
 )
 from promhub.tsdb.head import NO_TS, Head, HeadSnapshot
-from promhub.tsdb.wal import DEFAULT_SEGMENT_SIZE, WAL, SamplesRecord, WALReader
+from promhub.tsdb.wal import (
+    DEFAULT_SEGMENT_SIZE,
+    WAL,
+    SamplesRecord,
+    TombstonesRecord,
+    WALReader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +270,10 @@ class DB:
                     head.commit(refs[ok], ts, rec.values[ok], log=False, sts=sts)
                 else:
                     head.commit(refs, rec.timestamps, rec.values, log=False, sts=sts)
+            elif isinstance(rec, TombstonesRecord):
+                known = rec.refs < len(remap)
+                refs = np.where(known, remap[np.where(known, rec.refs, 0)], -1)
+                head.add_tombstones(refs, rec.mints, rec.maxts)
             else:
                 used = head.restore_series(rec.refs, rec.labels)
                 top = int(rec.refs.max()) + 1 if len(rec.refs) else 0
@@ -440,6 +451,58 @@ class DB:
         for b in doomed:
             b.close()
             shutil.rmtree(self.path / f"{b.meta.ulid}.tmp-for-deletion", ignore_errors=True)
+
+    # -- deletion -------------------------------------------------------------------
+
+    def delete(
+        self, matchers: Sequence[Matcher], mint: int = -(2**63), maxt: int = 2**63 - 1
+    ) -> int:
+        """Delete the samples of the series matching all ``matchers`` in ``[mint, maxt]``.
+
+        As in Prometheus, nothing is rewritten now: blocks get a ``tombstones`` file and
+        the head logs the deletion to the WAL, and every read leaves the samples out
+        until compaction or :meth:`clean_tombstones` drops them for good (see
+        :mod:`promhub.tsdb.tombstones`). Holds the maintenance lock so that a block being
+        cut from the head or compacted meanwhile cannot miss the deletion. Returns the
+        number of (block or head) series affected. Blocking; call from a worker.
+        """
+        if self.read_only:
+            raise StorageError(f"data directory {self.path} was opened read-only")
+        if not matchers:
+            raise ValueError("delete needs at least one matcher")
+        with self._maintain_lock:
+            n = 0
+            for b in self.blocks:
+                if b.meta.min_time <= maxt and b.meta.max_time > mint:
+                    n += b.delete(matchers, mint, maxt)
+            return n + self.head.delete(matchers, mint, maxt)
+
+    def clean_tombstones(self) -> int:
+        """Rewrite every block that has tombstones without the deleted samples.
+
+        As in Prometheus, each is replaced by a new block of the same time range (level
+        +1 and the same sources, so that a crash before the old one is gone is resolved
+        on open) or simply deleted when nothing is left. Returns the blocks rewritten.
+        """
+        if self.read_only:
+            raise StorageError(f"data directory {self.path} was opened read-only")
+        done = 0
+        with self._maintain_lock:
+            for old in [b for b in self.blocks if b.tombstones]:
+                meta = compact_blocks(self.path, [old])
+                new: list[Block] = []
+                if meta.num_samples:
+                    new.append(Block.open(self.path / meta.ulid))
+                else:
+                    shutil.rmtree(self.path / meta.ulid, ignore_errors=True)
+                with self.head.lock:
+                    self._blocks = sorted(
+                        [b for b in self._blocks if b is not old] + new,
+                        key=lambda b: b.meta.min_time,
+                    )
+                self._doom([old])
+                done += 1
+        return done
 
     # -- introspection --------------------------------------------------------------
 
