@@ -37,7 +37,6 @@ from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import (
     Appender,
-    Querier,
     Series,
     SeriesBatch,
     StorageError,
