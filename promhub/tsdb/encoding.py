@@ -133,19 +133,55 @@ def _ranges(starts: I64, lens: I64) -> I64:
     return np.repeat(starts - before, lens) + np.arange(total, dtype=np.int64)
 
 
-def _shifted(a: NDArray[Any]) -> NDArray[Any]:
-    """``a`` shifted right by one with a zero in front: ``out[i] = a[i - 1]``."""
-    out = np.zeros_like(a)
-    out[1:] = a[:-1]
-    return out
+def _undo(mode: int, z: U64, n: I64, scale: NDArray[np.uint8]) -> U64:
+    """Undo one value mode for several series at once, as IEEE bits.
+
+    ``z`` holds the series one after another (``n`` elements each, none empty): each
+    series' first value, then its stream elements. Consumes ``z``.
+    """
+    starts = np.cumsum(n) - n
+    if mode == _BITS0:
+        firsts = z[starts]
+        z ^= np.repeat(firsts, n)
+        z[starts] = firsts
+        return z
+    if mode == _XOR:
+        np.bitwise_xor.accumulate(z, out=z)
+        base = np.zeros(len(n), dtype=np.uint64)
+        base[1:] = z[starts[1:] - 1]
+        z ^= np.repeat(base, n)
+        return z
+    firsts = z[starts].view(np.int64)  # a copy: fancy indexing
+    d = z  # unzigzag in place: (z >> 1) ^ -(z & 1)
+    sign = d & np.uint64(1)
+    d >>= np.uint64(1)
+    np.negative(sign, out=sign)
+    d ^= sign
+    x = d.view(np.int64)
+    if mode == _DEC0:
+        x += np.repeat(firsts, n)
+        x[starts] = firsts
+    else:
+        if mode == _DEC2:
+            x[starts] = 0
+            _segment_cumsum(x, starts, n)
+        x[starts] = firsts
+        _segment_cumsum(x, starts, n)
+    if mode == _BITDELTA:
+        return x.view(np.uint64)
+    vals = x.astype(np.float64)
+    if scale.any():
+        vals /= np.repeat(_POW10[scale], n)
+    return vals.view(np.uint64)
 
 
-def _segment_cumsum(d: I64, seg_first: I64) -> I64:
-    """Cumulative sums restarting at each segment (``seg_first``: index of each element's
-    segment start). Modular int64 arithmetic, like :func:`_undiff`."""
-    cs = np.cumsum(d, dtype=np.int64)
-    out: I64 = cs - _shifted(cs)[seg_first]
-    return out
+def _segment_cumsum(x: I64, starts: I64, n: I64) -> None:
+    """In place: cumulative sums restarting at each segment (modular int64 arithmetic,
+    like :func:`_undiff`)."""
+    np.cumsum(x, out=x)
+    base = np.zeros(len(n), dtype=np.int64)
+    base[1:] = x[starts[1:] - 1]
+    x -= np.repeat(base, n)
 
 
 def _width(z: U64) -> int:
@@ -530,9 +566,9 @@ class FrameView:
         """Values of every series of the frame, concatenated, and ``[n_series + 1]`` offsets.
 
         The same values as :meth:`values` for each series, decoded for the whole frame at
-        once: each width group is unpacked once and every mode's undo (segmented cumsum or
-        prefix XOR) runs over all series in one pass, so the cost per series is a few array
-        elements, not a few Python calls. Queries touching most of a frame use this.
+        once: each width group is unpacked once, and the series of each value mode are
+        undone together (segmented cumsum or prefix XOR over all of them in one pass), so
+        the cost per series is a few array elements, not a few Python calls.
         """
         ns, nc = self.n_series, self.n_columns
         n = self._n
@@ -540,55 +576,45 @@ class FrameView:
         np.cumsum(n, out=offsets[1:])
         total = int(offsets[-1])
         starts = offsets[:-1]
-        live = n > 0
-        # z[start_i] will hold series i's first value, z[start_i + 1 + j] its j-th stream
+        # z[start_i] holds series i's first value, z[start_i + 1 + j] its j-th stream
         # element (a delta, XOR or offset depending on the mode).
         z = np.zeros(total, dtype=np.uint64)
         lens = np.maximum(n - 1, 0)
         widths = self._widths[nc:]
-        for w in range(1, 9):
-            sel = np.flatnonzero((widths == w) & (lens > 0))
-            if not len(sel):
+        is_first = np.zeros(total, dtype=bool)
+        is_first[starts[n > 0]] = True
+        used = np.unique(widths[lens > 0]).tolist()
+        # Elements of one width group are the streams of its series in series order (after
+        # any timestamp-column streams), so boolean masks place them without index arrays.
+        width_of = np.repeat(widths, n) if len(used) > 1 else None
+        for w in used:
+            if w == 0:
                 continue
+            sel = np.flatnonzero((widths == w) & (lens > 0))
             glen = int(self._glen[w])
             planes = np.frombuffer(self._buf, np.uint8, w * glen, int(self._bases[w]))
             unpacked = np.zeros((glen, 8), dtype=np.uint8)
             unpacked[:, :w] = planes.reshape(w, glen).T
             group = unpacked.view("<u8").reshape(glen)
-            ln = lens[sel]
-            src = _ranges(self._offsets[nc + sel], ln)
-            z[_ranges(starts[sel] + 1, ln)] = group[src]
-        z[starts[live]] = self._first[live].view(np.uint64)
-        mode_of = np.repeat(self._mode, n)
-        out = np.empty(total, dtype=np.uint64)
-        present = set(np.unique(self._mode[live]).tolist())
-        seg_first = np.repeat(starts, n)  # per element, index of its series' first element
-        for mode in present:
-            at = mode_of == mode
-            if mode == _XOR:
-                acc = np.bitwise_xor.accumulate(z)
-                r = acc ^ _shifted(acc)[seg_first]
-            elif mode == _BITS0:
-                r = z ^ z[seg_first]
-                r[starts[live]] = z[starts[live]]
+            first = int(self._offsets[nc + sel[0]])
+            part = group[first : first + int(lens[sel].sum())]
+            if width_of is None:
+                z[~is_first] = part
             else:
-                d = z.view(np.int64)
-                d = np.where(np.arange(total) == seg_first, d, _unzigzag(z))
-                if mode == _DEC2:
-                    firsts = d[starts[live]].copy()
-                    d[starts[live]] = 0
-                    d = _segment_cumsum(d, seg_first)
-                    d[starts[live]] = firsts
-                if mode == _DEC0:
-                    r_i = d + np.where(np.arange(total) == seg_first, 0, d[seg_first])
-                else:
-                    r_i = _segment_cumsum(d, seg_first)
-                if mode == _BITDELTA:
-                    r = r_i.view(np.uint64)
-                else:
-                    scale = np.repeat(_POW10[self._scale], n)
-                    r = (r_i.astype(np.float64) / scale).view(np.uint64)
-            out[at] = r[at]
+                z[(width_of == w) & ~is_first] = part
+        live = np.flatnonzero(n > 0)
+        z[starts[live]] = self._first[live].view(np.uint64)
+        modes = self._mode[live]
+        present = np.unique(modes).tolist()
+        if len(present) == 1:
+            out = _undo(present[0], z, n[live], self._scale[live])
+        else:
+            out = np.empty(total, dtype=np.uint64)
+            mode_of = np.repeat(self._mode, n)
+            for mode in present:
+                which = live[modes == mode]
+                at = mode_of == mode
+                out[at] = _undo(mode, z[at], n[which], self._scale[which])
         n_exc = np.diff(self._exc_start)
         if len(self._exc_pos):
             owner = np.repeat(np.arange(ns), n_exc)
