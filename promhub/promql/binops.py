@@ -41,9 +41,11 @@ def _go_quote(s: str) -> str:
 
 def drop_metric_name(labels: Labels) -> Labels:
     """The label set without ``__name__`` (and ``__type__``/``__unit__``)."""
-    if not any(k in METADATA_LABELS for k, _ in labels):
-        return labels
-    return Labels(p for p in labels if p[0] not in METADATA_LABELS)
+    # Called once per result series: a plain loop and a list beat generator expressions.
+    for k, _ in labels:
+        if k in METADATA_LABELS:
+            return Labels([p for p in labels if p[0] not in METADATA_LABELS])
+    return labels
 
 
 def arithmetic(op: str, a: F64, b: F64) -> F64:
