@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from promhub.config.model import ScrapeConfig
-from promhub.model.exposition import Exemplar, ExpositionError, ParsedBody, parse
+from promhub.model.exposition import Exemplar, ExpositionError, ParsedBody, SeriesCache, parse
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.relabel import relabel
 from promhub.model.value import STALE_NAN
@@ -189,7 +189,7 @@ class ScrapeLoop:
         self._tolerance_ms = round(timestamp_tolerance * 1000)
         self._forced_error = forced_error
         #: Raw series bytes → ref (or -1: dropped). Owned here, filled by the parser.
-        self.cache: dict[bytes, int] = {}
+        self.cache: dict[bytes, int] = SeriesCache()
         self._resolver = SeriesResolver(cfg, target.labels)
         #: Where the exemplars of successful scrapes go (``--enable-feature=exemplar-storage``).
         self._exemplars = exemplars

@@ -34,6 +34,7 @@ from promhub.model.exposition import (
     SCRAPE_ACCEPT_HEADER,
     ExpositionError,
     ParsedBody,
+    SeriesCache,
     detect_format,
     parse,
 )
@@ -602,3 +603,66 @@ def test_edge_spellings_prometheus_accepts() -> None:
 def test_histogram_le_spelled_like_prometheus(le: str, want: str) -> None:
     r, reg = run(f'# TYPE h histogram\nh_bucket{{le="{le}"}} 1\n')
     assert reg.labels[0].get("le") == want
+
+
+# -- the skeleton fast path (SeriesCache) -----------------------------------------------
+
+
+def _body_with_values(template: list[str], values: list[str], om: bool) -> bytes:
+    it = iter(values)
+    lines = [line.replace("{V}", next(it)) if "{V}" in line else line for line in template]
+    if om:
+        lines.append("# EOF")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("om", [False, True])
+def test_skeleton_fast_path_equals_full_parse(om: bool) -> None:
+    rnd = random.Random(11)
+    template: list[str] = []
+    for i in range(12):
+        name = f"fam{i}"
+        template += [f"# HELP {name} help {i}", f"# TYPE {name} gauge"]
+        for labels in _labelsets(rnd, rnd.randint(1, 6)):
+            template.append(_series(name, labels, quoted_name=False) + " {V}")
+    n = sum("{V}" in t for t in template)
+    ct = OM if om else TEXT
+    reg = Registry(drop="fam3")
+    cache = SeriesCache()
+    spellings = ["1", "-0", "1e-300", "NaN", "+Inf", "-Inf", "3.25", "12345678901234567"]
+    for round_ in range(5):
+        values = [rnd.choice(spellings) for _ in range(n)]
+        body = _body_with_values(template, values, om)
+        fast = parse(body, ct, cache, reg, round_)
+        full = parse(body, ct, dict(cache), reg, round_)  # a plain dict: the full parse
+        assert cache.shape is not None
+        if round_:  # same skeleton as before: the shared refs of the fast path
+            assert fast.refs is cache.shape.refs and fast.new_series == 0
+        assert np.array_equal(fast.refs, full.refs)
+        assert np.array_equal(fast.values.view(np.uint64), full.values.view(np.uint64))
+        assert np.array_equal(fast.timestamps, full.timestamps)
+        assert not fast.has_timestamps.any()
+        assert fast.samples_total == full.samples_total == n
+        assert fast.metadata == full.metadata
+    assert len(fast.refs) < n  # fam3 was dropped by resolve, in both paths
+
+
+def test_skeleton_fast_path_falls_back_when_the_body_changes() -> None:
+    reg = Registry()
+    cache = SeriesCache()
+    parse(b"a 1\nb 2\n", TEXT, cache, reg, 0)
+    # A new series: different skeleton, full parse, new ref.
+    r = parse(b"a 1\nb 2\nc 3\n", TEXT, cache, reg, 0)
+    assert (r.new_series, list(r.values)) == (1, [1.0, 2.0, 3.0])
+    # A bad value on a known shape still fails with the line of the full parse.
+    with pytest.raises(ExpositionError, match="line 2"):
+        parse(b"a 1\nb 0x1\nc 3\n", TEXT, cache, reg, 0)
+    # Timestamps or an empty value token: no fast path, exact results.
+    r = parse(b"a 1 5\nb 2\nc 3\n", TEXT, cache, reg, 9)
+    assert list(r.timestamps) == [5, 9, 9] and cache.shape is None
+    with pytest.raises(ExpositionError):
+        parse(b"a 1\nb \nc 3\n", TEXT, cache, reg, 0)
+    parse(b"a 1\nb 2\nc 3\n", TEXT, cache, reg, 0)
+    assert cache.shape is not None
+    cache.clear()
+    assert cache.shape is None and not cache
