@@ -104,6 +104,8 @@ def segment_search(f: Fetched, queries: I64, side: str) -> I64:
     starts = f.offsets[:-1]
     if f.num_samples == 0:
         return np.broadcast_to(starts[:, None], q.shape).copy()
+    if queries.ndim == 1 and bool(np.all(queries[1:] >= queries[:-1])):
+        return _grid_search(f, queries, side)
     lo = min(int(f.timestamps.min()), int(q.min()))
     hi = max(int(f.timestamps.max()), int(q.max()))
     span = hi - lo + 1
@@ -118,6 +120,24 @@ def segment_search(f: Fetched, queries: I64, side: str) -> I64:
         a, b = int(f.offsets[i]), int(f.offsets[i + 1])
         out[i] = a + np.searchsorted(f.timestamps[a:b], q[i], side=side)  # type: ignore[call-overload]
     return out
+
+
+def _grid_search(f: Fetched, queries: I64, side: str) -> I64:
+    """:func:`segment_search` for one ascending row of query times shared by all series.
+
+    Instead of searching every (series, step) in the samples, each sample is placed among
+    the few query times (a search in a small, cache-resident array); counting samples per
+    (series, slot) and a running sum along the steps then give every bound at once.
+    """
+    n, t = f.num_series, len(queries)
+    # Samples counted for query k: ts <= q_k ("right") or ts < q_k ("left"); slot b of a
+    # sample is the first k for which it counts.
+    slot = np.searchsorted(queries, f.timestamps, side="left" if side == "right" else "right")
+    seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(f.offsets))
+    counts = np.bincount(seg * (t + 1) + slot, minlength=n * (t + 1)).reshape(n, t + 1)
+    found: I64 = np.cumsum(counts[:, :t], axis=1, dtype=np.int64)
+    found += f.offsets[:-1, None]
+    return found
 
 
 @dataclass(slots=True)

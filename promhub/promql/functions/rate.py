@@ -14,6 +14,8 @@ the counter was zero instead of extrapolating towards the window start.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from promhub.promql.call import FunctionCall, function
@@ -75,7 +77,31 @@ def _extrapolated_rate(call: FunctionCall, is_counter: bool, is_rate: bool) -> V
     return vector_result(rs.labels, values, present)
 
 
+#: (series, step) cells one block of a plain rate evaluates at once. Big inputs (30k
+#: series x 241 steps) go in row blocks so that the ~25 temporaries of the formula stay in
+#: the CPU cache instead of streaming 60 MB arrays through memory each.
+_BLOCK_CELLS = 1 << 14
+
+
 def _plain_rate(rs: RangeSeries, is_counter: bool, is_rate: bool) -> tuple[F64, Mask]:
+    n, t = rs.lo.shape
+    rows = max(1, _BLOCK_CELLS // max(t, 1))
+    corr = _Corrections(rs) if is_counter and len(rs.timestamps) else None
+    if n <= rows:
+        return _plain_rate_block(rs, is_counter, is_rate, corr)
+    values = np.empty((n, t), dtype=np.float64)
+    present = np.empty((n, t), dtype=bool)
+    for a in range(0, n, rows):
+        block = replace(rs, lo=rs.lo[a : a + rows], hi=rs.hi[a : a + rows])
+        values[a : a + rows], present[a : a + rows] = _plain_rate_block(
+            block, is_counter, is_rate, corr
+        )
+    return values, present
+
+
+def _plain_rate_block(
+    rs: RangeSeries, is_counter: bool, is_rate: bool, corr: _Corrections | None
+) -> tuple[F64, Mask]:
     counts = rs.hi - rs.lo
     range_start, range_end = _bounds(rs)
     st = rs.start_timestamps if is_counter else None
@@ -100,8 +126,8 @@ def _plain_rate(rs: RangeSeries, is_counter: bool, is_rate: bool) -> tuple[F64, 
     first_v, last_v = v[first], v[last]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         result = last_v - first_v
-        if is_counter:
-            result = result + _corrections(rs, first, last)
+        if corr is not None:
+            result = result + corr.between(first, last)
         to_start = (first_t - range_start[present]) / 1000.0
         to_end = (range_end[present] - last_t) / 1000.0
         sampled = (last_t - first_t) / 1000.0
@@ -157,21 +183,25 @@ def _note_overlaps(call: FunctionCall, rs: RangeSeries) -> None:
         )
 
 
-def _corrections(rs: RangeSeries, first: I64, last: I64) -> F64:
-    """Sum of the values before each counter reset between ``first`` and ``last`` (a value
-    drop, or a restart that the start timestamps show)."""
-    corr = pair_flags(rs, "correction", use_start_timestamps=True)
-    if np.isfinite(corr).all():
-        prefix = segment_sums(corr, rs.offsets)
-        out: F64 = prefix[last + 1] - prefix[first + 1]
-        return out
-    # An infinite value before a reset would poison the prefix sums of later windows.
-    total = np.zeros(len(first), dtype=np.float64)
-    width = last - first
-    for j in range(1, int(width.max(initial=0)) + 1):
-        active = width >= j
-        total[active] += corr[first[active] + j]
-    return total
+class _Corrections:
+    """Sum of the values before each counter reset between two samples (a value drop, or
+    a restart that the start timestamps show), for any number of windows of one input."""
+
+    def __init__(self, rs: RangeSeries) -> None:
+        self.corr = pair_flags(rs, "correction", use_start_timestamps=True)
+        # An infinite value before a reset would poison the prefix sums of later windows.
+        self.prefix = segment_sums(self.corr, rs.offsets) if np.isfinite(self.corr).all() else None
+
+    def between(self, first: I64, last: I64) -> F64:
+        if self.prefix is not None:
+            out: F64 = self.prefix[last + 1] - self.prefix[first + 1]
+            return out
+        total = np.zeros(len(first), dtype=np.float64)
+        width = last - first
+        for j in range(1, int(width.max(initial=0)) + 1):
+            active = width >= j
+            total[active] += self.corr[first[active] + j]
+        return total
 
 
 def _extended_rate(
