@@ -90,12 +90,20 @@ class LabelTable:
         """The label sets of several series, in the order of ``refs``."""
         rows, lens = self.rows(refs)
         syms = self.symbols
-        strs = [syms[i] for i in rows.ravel().tolist()]
+        ns = len(syms)
+        # A query's series share few distinct (name, value) pairs: build each pair's tuple
+        # once and hand out references, so a series costs one slice and one tuple.
+        codes = rows[:, 0].astype(np.int64) * ns + rows[:, 1]
+        distinct, which = np.unique(codes, return_inverse=True)
+        objs = np.empty(len(distinct), dtype=object)
+        for i, c in enumerate(distinct.tolist()):
+            objs[i] = (syms[c // ns], syms[c % ns])
+        pairs = objs[which.reshape(-1)].tolist()
         out = []
         pos = 0
         for n in lens.tolist():
-            end = pos + 2 * n
-            out.append(Labels(zip(strs[pos:end:2], strs[pos + 1 : end : 2], strict=True)))
+            end = pos + n
+            out.append(Labels(pairs[pos:end]))
             pos = end
         return out
 
