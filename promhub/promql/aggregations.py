@@ -239,6 +239,10 @@ def _select_k(
             idx = np.broadcast_to(np.arange(len(rows))[:, None], v.shape)
             if op == "limitk":
                 rank = np.cumsum(p, axis=0) - 1
+            elif t > 1 and 0 < int(k.max(initial=0)) < len(rows) // 4:
+                # Range queries with a small k: no full sort of every step's column.
+                selected[rows] = _smallest_k(-v if op == "topk" else v, p, k)
+                continue
             else:
                 key = -v if op == "topk" else v
                 cat = np.where(p, np.where(np.isnan(v), 1, 0), 2)
@@ -257,6 +261,34 @@ def _select_k(
         selected[rows_used],
         vec.drop_name[rows_used] if vec.drop_name.size == n else np.zeros(len(rows_used), bool),
     )
+
+
+_NAN_KEY = np.uint64(0xFFF8000000000000)  # above every number, +Inf included
+_ABSENT_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _smallest_k(key: F64, present: Mask, k: I64) -> Mask:
+    """Per column (step) s, the ``k[s]`` smallest present elements of ``key``, ordered as
+    the full sort of topk/bottomk orders them: numbers ascending (-0 == 0), then NaNs,
+    ties by row. Partitions out the ``max(k)`` smallest instead of sorting each column."""
+    n, t = key.shape
+    kmax = int(k.max())
+    # Floats as unsigned integers in the same order (flip negatives, set the sign bit of
+    # the rest), NaN and absent mapped above every number.
+    bits = (key + 0.0).view(np.uint64)
+    neg = (bits >> np.uint64(63)).astype(bool)
+    u = np.where(neg, ~bits, bits | np.uint64(1 << 63))
+    u[np.isnan(key)] = _NAN_KEY
+    u[~present] = _ABSENT_KEY
+    part = np.partition(u, np.arange(kmax), axis=0)[:kmax]
+    kk = np.clip(k, 1, kmax) - 1
+    threshold = part[kk, np.arange(t)]
+    below = u < threshold
+    # Of the elements equal to the threshold, the first rows fill what is left of k.
+    room = k - below.sum(axis=0)
+    at = u == threshold
+    chosen: Mask = below | (at & (np.cumsum(at, axis=0) <= room))
+    return chosen & present & (k >= 1)
 
 
 def _sample_offset(labels: Labels) -> float:
