@@ -30,15 +30,19 @@ _DIRECT_RANKS = 64
 def group_ids(labels: list[Labels], grouping: list[str], without: bool) -> tuple[I64, list[Labels]]:
     """Group id of each series (in order of first appearance) and each group's labels."""
     names = frozenset(grouping)
+    if not without and not names:
+        # ``sum(x)``: one group with no labels; no per-series work at all.
+        return np.zeros(len(labels), dtype=np.int64), [Labels(())] if labels else []
     drop = names | frozenset(METADATA_LABELS)
     ids: dict[Labels, int] = {}
-    out = np.empty(len(labels), dtype=np.int64)
-    for i, ls in enumerate(labels):
-        if without:
-            key = Labels(p for p in ls if p[0] not in drop)
-        else:
-            key = Labels(p for p in ls if p[0] in names)
-        out[i] = ids.setdefault(key, len(ids))
+    # Plain loops and lists: this runs once per input series.
+    keys = (
+        [Labels([p for p in ls if p[0] not in drop]) for ls in labels]
+        if without
+        else [Labels([p for p in ls if p[0] in names]) for ls in labels]
+    )
+    setdefault = ids.setdefault
+    out = np.fromiter((setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys))
     return out, list(ids)
 
 
