@@ -133,8 +133,9 @@ def _grid_search(f: Fetched, queries: I64, side: str) -> I64:
     # Samples counted for query k: ts <= q_k ("right") or ts < q_k ("left"); slot b of a
     # sample is the first k for which it counts.
     slot = np.searchsorted(queries, f.timestamps, side="left" if side == "right" else "right")
-    seg = np.repeat(np.arange(n, dtype=np.int64), np.diff(f.offsets))
-    counts = np.bincount(seg * (t + 1) + slot, minlength=n * (t + 1)).reshape(n, t + 1)
+    cell = np.repeat(np.arange(0, n * (t + 1), t + 1, dtype=np.int64), np.diff(f.offsets))
+    cell += slot
+    counts = np.bincount(cell, minlength=n * (t + 1)).reshape(n, t + 1)
     found: I64 = np.cumsum(counts[:, :t], axis=1, dtype=np.int64)
     found += f.offsets[:-1, None]
     return found
