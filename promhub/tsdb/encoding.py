@@ -133,6 +133,15 @@ def _ranges(starts: I64, lens: I64) -> I64:
     return np.repeat(starts - before, lens) + np.arange(total, dtype=np.int64)
 
 
+def _join_planes(planes: NDArray[np.uint8]) -> U64:
+    """Little-endian integers from byte planes (``planes[j]`` = byte j of every element):
+    shifting and OR-ing whole planes is several times faster than a strided byte copy."""
+    out: U64 = planes[0].astype(np.uint64)
+    for j in range(1, len(planes)):
+        out |= planes[j].astype(np.uint64) << np.uint64(8 * j)
+    return out
+
+
 def _undo(mode: int, z: U64, n: I64, scale: NDArray[np.uint8]) -> U64:
     """Undo one value mode for several series at once, as IEEE bits.
 
@@ -593,9 +602,7 @@ class FrameView:
             sel = np.flatnonzero((widths == w) & (lens > 0))
             glen = int(self._glen[w])
             planes = np.frombuffer(self._buf, np.uint8, w * glen, int(self._bases[w]))
-            unpacked = np.zeros((glen, 8), dtype=np.uint8)
-            unpacked[:, :w] = planes.reshape(w, glen).T
-            group = unpacked.view("<u8").reshape(glen)
+            group = _join_planes(planes.reshape(w, glen))
             first = int(self._offsets[nc + sel[0]])
             part = group[first : first + int(lens[sel].sum())]
             if width_of is None:
