@@ -102,10 +102,13 @@ class SeriesCache(dict[bytes, int]):
     """A target's scrape cache: raw series text → ref, plus the shape of its last body.
 
     Use one per target and pass it to every :func:`parse` of that target. Besides the
-    per-series entries it remembers the *skeleton* of the last body (everything but the
-    sample values); when the next body has the same skeleton — same series, comments and
-    order, which is what nearly every target serves scrape after scrape — only the values
-    are converted, in bulk, with no per-line Python work. :meth:`clear` forgets both.
+    per-series entries it remembers the *shape* of the last body (everything but the
+    sample values); when the next body has the same shape — same series, comments and
+    order, which is what nearly every target serves scrape after scrape — each line is
+    only split at its last space, the parts compared with the last body's in one list
+    comparison, and the values converted in bulk: no cache lookups, no comment grammar,
+    no metadata rebuilt (about half the cost of the warm per-line path on a typical
+    body). :meth:`clear` forgets both.
     """
 
     __slots__ = ("shape",)
@@ -121,52 +124,56 @@ class SeriesCache(dict[bytes, int]):
 
 @dataclass(slots=True, frozen=True)
 class _Shape:
-    """What the last fully parsed body of a target looked like (see :class:`SeriesCache`)."""
+    """What the last fully parsed body of a target looked like (see :class:`SeriesCache`).
 
-    skeleton: bytes
+    Every line is split at its last space: ``keys`` holds the part before it for all
+    lines. Sample lines (``sample_idx``) contribute their value after it; every other
+    line (comments, blank lines) must reappear unchanged (``other_lines``).
+    """
+
     om: bool
+    keys: list[bytes]
+    sample_idx: list[int]
+    other_idx: list[int]
+    other_lines: list[bytes]
     keep: NDArray[np.bool_]  # per sample line: resolved to a ref (not dropped)
     refs: NDArray[np.int64]  # refs of the kept samples
-    samples_total: int
     metadata: dict[str, Metadata]
 
+    def values_of(self, lines: list[bytes]) -> list[bytes] | None:
+        """The value tokens of ``lines`` if they have exactly this shape, else None."""
+        if len(lines) != len(self.keys):
+            return None
+        parts = [line.rpartition(b" ") for line in lines]
+        if [p[0] for p in parts] != self.keys:
+            return None
+        if [lines[i] for i in self.other_idx] != self.other_lines:
+            return None
+        return [parts[i][2] for i in self.sample_idx]
 
-def _split_values(body: bytes) -> tuple[bytes, list[bytes]] | None:
-    """Split a body into its skeleton and the value token of every sample line.
 
-    A sample line's value is taken as the text after its last space: right for the
-    shape ``series value``. Lines with a timestamp or exemplar give a different skeleton
-    than the same lines without, so a skeleton match still implies the same shape. None
-    when the body does not end in a newline or a sample line has no space.
-    """
-    if not body.endswith(b"\n"):
+def _shape_of(
+    lines: list[bytes],
+    om: bool,
+    keep: NDArray[np.bool_],
+    refs: NDArray[np.int64],
+    metadata: dict[str, Metadata],
+) -> _Shape | None:
+    """The shape of a body that parsed without timestamps or exemplars, or None if its
+    lines do not split into exactly one value token per sample."""
+    keys: list[bytes] = []
+    sample_idx: list[int] = []
+    other_idx: list[int] = []
+    for i, line in enumerate(lines):
+        keys.append(line.rpartition(b" ")[0])
+        if not line or line[0] == 0x23 or not line.strip(b" \t"):
+            other_idx.append(i)
+        else:
+            sample_idx.append(i)
+    if len(sample_idx) != len(keep):
         return None
-    a = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero(a == 10)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    sample = (starts != ends) & (a[starts] != 0x23)  # not blank, not a '#' line
-    ends = ends[sample]
-    starts = starts[sample]
-    spaces = np.flatnonzero(a == 32)
-    last = np.searchsorted(spaces, ends) - 1
-    if len(ends) and (last.min() < 0 or (spaces[last] < starts).any()):
-        return None
-    vstart = spaces[last] + 1 if len(ends) else ends
-    if (vstart >= ends).any():
-        return None  # an empty value token: let the full parse report it
-    # Mark value bytes with a +1/-1 difference array: one pass, no per-line Python.
-    delta = np.zeros(len(a) + 1, dtype=np.int8)
-    delta[vstart] = 1
-    delta[ends] = -1
-    in_value = np.cumsum(delta[:-1], dtype=np.int8).view(np.bool_)
-    skeleton = a[~in_value].tobytes()
-    keep_nl = np.zeros(len(a), dtype=np.bool_)
-    keep_nl[ends] = True
-    tokens = a[in_value | keep_nl].tobytes().split(b"\n")
-    tokens.pop()  # after the last newline
-    return skeleton, tokens
+    other_lines = [lines[i] for i in other_idx]
+    return _Shape(om, keys, sample_idx, other_idx, other_lines, keep, _frozen(refs), metadata)
 
 
 def _frozen(a: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -207,29 +214,27 @@ def parse(
     """
     fmt = detect_format(content_type)
     om = fmt == "openmetrics"
-    shaped = isinstance(cache, SeriesCache)
-    split = _split_values(body) if shaped else None
-    if split is not None:
-        shape = cache.shape  # type: ignore[attr-defined]
-        if shape is not None and shape.om == om and shape.skeleton == split[0]:
-            values = _floats(split[1])
-            if values is not None:
-                n = len(shape.refs)
-                return ParsedBody(
-                    refs=shape.refs,
-                    values=values if n == shape.samples_total else values[shape.keep],
-                    timestamps=np.full(n, default_ts, dtype=np.int64),
-                    has_timestamps=np.zeros(n, dtype=np.bool_),
-                    samples_total=shape.samples_total,
-                    new_series=0,
-                    metadata=shape.metadata,
-                    exemplars=[],
-                    format=fmt,
-                )
-            # A value Prometheus would reject: the full parse below names the line.
     lines = body.split(b"\n")
     if lines[-1] == b"":
         lines.pop()  # the body's final newline
+    shape = cache.shape if isinstance(cache, SeriesCache) else None
+    if shape is not None and shape.om == om:
+        tokens = shape.values_of(lines)
+        values = _floats(tokens) if tokens is not None else None
+        if values is not None:
+            n = len(shape.refs)
+            return ParsedBody(
+                refs=shape.refs,
+                values=values if n == len(shape.keep) else values[shape.keep],
+                timestamps=np.full(n, default_ts, dtype=np.int64),
+                has_timestamps=np.zeros(n, dtype=np.bool_),
+                samples_total=len(shape.keep),
+                new_series=0,
+                metadata=shape.metadata,
+                exemplars=[],
+                format=fmt,
+            )
+        # Another shape, or a value Prometheus rejects: the full parse names the line.
     try:
         scan = _scan(lines, om, cache, resolve, strict=False)
         columns = _convert(scan, om, default_ts)
@@ -247,20 +252,11 @@ def parse(
     if not keep.all():
         refs, values, timestamps, has_ts = refs[keep], values[keep], timestamps[keep], has_ts[keep]
     metadata = {k: Metadata(**v) for k, v in scan.meta.items()}
-    if shaped:
-        # Remember this body's shape only where the skeleton fast path reproduces this
-        # parse exactly: no explicit timestamps, no exemplars, one value per sample line.
-        exact = (
-            split is not None
-            and not has_ts.any()
-            and not scan.exemplars
-            and len(split[1]) == len(scan.refs)
-        )
-        cache.shape = (  # type: ignore[attr-defined]
-            _Shape(split[0], om, keep, _frozen(refs), len(scan.refs), metadata)
-            if exact and split is not None
-            else None
-        )
+    if isinstance(cache, SeriesCache):
+        # Remember this body's shape only where the fast path reproduces this parse
+        # exactly: no explicit timestamps, no exemplars, one value per sample line.
+        exact = not has_ts.any() and not scan.exemplars
+        cache.shape = _shape_of(lines, om, keep, refs, metadata) if exact else None
     return ParsedBody(
         refs=refs,
         values=values,
