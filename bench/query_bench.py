@@ -165,8 +165,11 @@ def backfill(data: Path, src: Path, run_dir: Path) -> dict[str, float]:
 class Server:
     """One system under test, started on its backfilled data directory."""
 
-    def __init__(self, name: str, data: Path, config: Path, log: Path) -> None:
+    def __init__(
+        self, name: str, data: Path, config: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
+        self.env = env or {}
         self.data = data
         self.config = config
         self.log = log
@@ -186,7 +189,13 @@ class Server:
         else:
             cmd = [sys.executable, "-m", "promhub", "serve", *flags]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -380,6 +389,13 @@ def main() -> None:
     ap.add_argument("--profile", help="py-spy promhub on this query instead of timing")
     ap.add_argument("--profile-kind", default="instant", choices=["instant", "range"])
     ap.add_argument("--profile-seconds", type=int, default=30)
+    ap.add_argument(
+        "--promhub-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for the promhub server, e.g. glibc's MALLOC_MMAP_THRESHOLD_",
+    )
     args = ap.parse_args()
 
     systems = [s for s in args.systems.split(",") if s]
@@ -400,7 +416,13 @@ def main() -> None:
         print(f"data: {info}", flush=True)
     config = run_dir / "empty.yml"
     config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    servers = {s: Server(s, run_dir / "data" / s, config, run_dir / f"{s}.log") for s in systems}
+    env = dict(kv.split("=", 1) for kv in args.promhub_env)
+    servers = {
+        s: Server(s, run_dir / "data" / s, config, run_dir / f"{s}.log", env)
+        if s == "promhub"
+        else Server(s, run_dir / "data" / s, config, run_dir / f"{s}.log")
+        for s in systems
+    }
     try:
         for srv in servers.values():
             srv.start()
@@ -418,7 +440,13 @@ def main() -> None:
     finally:
         for srv in servers.values():
             srv.stop()
-    result = {"data": info, "runs": args.runs, "rows": rows, "cpus": os.cpu_count()}
+    result = {
+        "data": info,
+        "runs": args.runs,
+        "rows": rows,
+        "cpus": os.cpu_count(),
+        "promhub_env": env,
+    }
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (run_dir / f"result-{stamp}.json").write_text(json.dumps(result, indent=1))
     print()
