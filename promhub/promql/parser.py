@@ -248,12 +248,16 @@ class _Parser:
         return n
 
     # -- expressions ------------------------------------------------------------------
-    def expr(self, min_prec: int) -> Expr:
+    def _descend(self) -> None:
+        # Bounded recursion: a hostile query gets a parse error, never a RecursionError.
         self.nesting += 1
         if self.nesting > MAX_DEPTH:
             t = self.tok
             self.errors.append((t.pos, t.end, f"maximum nesting depth of {MAX_DEPTH} exceeded"))
             raise _Abort
+
+    def expr(self, min_prec: int) -> Expr:
+        self._descend()
         lhs = self.unary_or_primary()
         while True:
             lhs = self.postfix(lhs)
@@ -747,11 +751,7 @@ class _Parser:
         return nl
 
     def duration_expr(self, min_prec: int) -> Expr:
-        self.nesting += 1
-        if self.nesting > MAX_DEPTH:
-            t = self.tok
-            self.errors.append((t.pos, t.end, f"maximum nesting depth of {MAX_DEPTH} exceeded"))
-            raise _Abort
+        self._descend()
         lhs = self.duration_atom()
         while True:
             prec = _DURATION_PREC.get(self.tok.kind)

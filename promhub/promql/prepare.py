@@ -31,23 +31,10 @@ from promhub.promql.ast import (
     VectorSelector,
 )
 from promhub.promql.errors import PromQLError
+from promhub.promql.signatures import TIME_DEPENDENT_FUNCTIONS
 
 #: Functions whose result changes with the evaluation time even for pinned arguments.
-AT_UNSAFE_FUNCTIONS = frozenset(
-    {
-        "days_in_month",
-        "day_of_month",
-        "day_of_week",
-        "day_of_year",
-        "hour",
-        "minute",
-        "month",
-        "year",
-        "predict_linear",
-        "time",
-        "timestamp",
-    }
-)
+AT_UNSAFE_FUNCTIONS = TIME_DEPENDENT_FUNCTIONS
 
 
 @dataclass(slots=True)

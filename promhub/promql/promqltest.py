@@ -30,6 +30,7 @@ import numpy as np
 
 from promhub.promql.ast import Call, Expr, SubqueryExpr, VectorSelector
 from promhub.promql.errors import PromQLError
+from promhub.promql.signatures import QUERY_RANGE_FUNCTIONS, TIME_DEPENDENT_FUNCTIONS
 from promhub.promql.testresult import (
     EPSILON,
     EvalFailure,
@@ -56,27 +57,9 @@ from promhub.promql.testscript import (
 
 #: Functions whose result depends on the evaluation time even with ``@``-pinned arguments:
 #: the pinned rewrite cannot give the same answer at other times, so it is not tried.
-AT_UNSAFE_FUNCTIONS = frozenset(
-    {
-        "days_in_month",
-        "day_of_month",
-        "day_of_week",
-        "day_of_year",
-        "hour",
-        "minute",
-        "month",
-        "year",
-        "predict_linear",
-        "time",
-        "timestamp",
-        "start",
-        "end",
-        "range",
-        "step",
-    }
-)
+AT_UNSAFE_FUNCTIONS = TIME_DEPENDENT_FUNCTIONS | QUERY_RANGE_FUNCTIONS
 _QUERY_CONTEXT_FUNCS_RE = re.compile(r"(start|end|range|step)\(\)")
-_QUERY_CONTEXT_FUNCS = frozenset({"start", "end", "range", "step"})
+_QUERY_CONTEXT_FUNCS = QUERY_RANGE_FUNCTIONS
 
 Status = Literal["passed", "failed", "skipped"]
 
