@@ -8,12 +8,12 @@ big groups via a two-level block sum).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
+import xxhash
 
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, Labels
 from promhub.promql.ast import AggregateExpr, Expr
@@ -296,9 +296,11 @@ def _smallest_k(key: F64, present: Mask, k: I64) -> Mask:
 
 
 def _sample_offset(labels: Labels) -> float:
-    """A stable pseudo-random position in [0, 1) per label set, for ``limit_ratio``."""
-    h = hashlib.blake2b(repr(tuple(labels)).encode(), digest_size=8).digest()
-    return int.from_bytes(h, "little") / float(2**64 - 1)
+    """A stable position in [0, 1] per label set, for ``limit_ratio``: Prometheus'
+    ``HashRatioSampler``, i.e. ``labels.Hash()`` (xxhash64 over ``name\\xffvalue\\xff``
+    of every label) over ``MaxUint64``, so promhub keeps the same series Prometheus does."""
+    data = b"".join(n.encode() + b"\xff" + v.encode() + b"\xff" for n, v in labels)
+    return xxhash.xxh64_intdigest(data) / float(2**64 - 1)
 
 
 def _count_values(node: AggregateExpr, vec: VectorSeries, label: str) -> VectorSeries:

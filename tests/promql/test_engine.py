@@ -196,3 +196,21 @@ def test_query_context_functions_and_step_invariance(db: DB) -> None:
     assert r.value.values.tolist() == [[62.0, 62.0, 62.0]]  # type: ignore[union-attr]
     r = e.range(db, "timestamp(foo @ 90)", 0, 2 * M, M)
     assert r.value.values.tolist() == [[60.0, 60.0, 60.0]]  # type: ignore[union-attr]
+
+
+def test_limit_ratio_samples_by_prometheus_label_hash(db: DB) -> None:
+    load(db, {f'req{{pod="p{i}"}}': [(0, float(i))] for i in range(200)})
+    eng = Engine()
+    half = set(rows(eng.instant(db, "limit_ratio(0.5, req)", 0).value))
+    other = set(rows(eng.instant(db, "limit_ratio(-0.5, req)", 0).value))
+    # r and -(1-r) split the series into complementary sets, as Prometheus documents.
+    assert half.isdisjoint(other) and len(half | other) == 200
+    assert 60 < len(half) < 140
+    # Which half is Prometheus' choice: xxhash64 of `name\xffvalue\xff...` over MaxUint64.
+    import xxhash
+
+    def offset(i: int) -> float:
+        data = f"__name__\xffreq\xffpod\xffp{i}\xff".encode("latin-1")
+        return xxhash.xxh64_intdigest(data) / float(2**64 - 1)
+
+    assert half == {f'req{{pod="p{i}"}}' for i in range(200) if offset(i) < 0.5}
