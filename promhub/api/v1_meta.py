@@ -4,7 +4,8 @@ metric metadata, target metadata and TSDB status."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -22,7 +23,9 @@ from promhub.api.v1 import (
 )
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher, matches_all
-from promhub.tsdb import DB
+from promhub.tsdb import DB, DBQuerier
+
+T = TypeVar("T", str, Labels)
 
 TRUNCATED = "results truncated due to limit"
 
@@ -43,6 +46,26 @@ def _db(request: web.Request) -> DB:
     return db
 
 
+def _union(
+    db: DB,
+    mint: int,
+    maxt: int,
+    sets: list[list[Matcher]],
+    fetch: Callable[[DBQuerier, list[Matcher] | None], list[T]],
+) -> list[T]:
+    """Sorted union of ``fetch`` over every ``match[]`` set (or once, unfiltered, if none)."""
+    q = db.querier(mint, maxt)
+    try:
+        if not sets:
+            return sorted(fetch(q, None))
+        found: set[T] = set()
+        for ms in sets:
+            found.update(fetch(q, ms))
+        return sorted(found)
+    finally:
+        q.close()
+
+
 async def series(request: web.Request) -> web.Response:
     p = await Params.of(request)
     if not p.getall("match[]"):
@@ -53,14 +76,7 @@ async def series(request: web.Request) -> web.Response:
     db = _db(request)
 
     def read() -> list[Labels]:
-        q = db.querier(mint, maxt)
-        try:
-            found: set[Labels] = set()
-            for ms in sets:
-                found.update(q.series(ms))
-            return sorted(found)
-        finally:
-            q.close()
+        return _union(db, mint, maxt, sets, lambda q, ms: q.series(ms or ()))
 
     out, warnings = _truncate(await blocking(read), limit)
     return success_obj([dict(ls) for ls in out], warnings, request)
@@ -74,16 +90,7 @@ async def label_names(request: web.Request) -> web.Response:
     db = _db(request)
 
     def read() -> list[str]:
-        q = db.querier(mint, maxt)
-        try:
-            if not sets:
-                return q.label_names()
-            names: set[str] = set()
-            for ms in sets:
-                names.update(q.label_names(ms))
-            return sorted(names)
-        finally:
-            q.close()
+        return _union(db, mint, maxt, sets, lambda q, ms: q.label_names(ms or ()))
 
     out, warnings = _truncate(await blocking(read), limit)
     return success_obj(out, warnings, request)
@@ -119,16 +126,7 @@ async def label_values(request: web.Request) -> web.Response:
     db = _db(request)
 
     def read() -> list[str]:
-        q = db.querier(mint, maxt)
-        try:
-            if not sets:
-                return q.label_values(name)
-            values: set[str] = set()
-            for ms in sets:
-                values.update(q.label_values(name, ms))
-            return sorted(values)
-        finally:
-            q.close()
+        return _union(db, mint, maxt, sets, lambda q, ms: q.label_values(name, ms or ()))
 
     out, warnings = _truncate(await blocking(read), limit)
     return success_obj(out, warnings, request)
