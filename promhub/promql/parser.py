@@ -646,24 +646,27 @@ class _Parser:
         if isinstance(d, NumberLiteral) and d.value <= 0:
             self.error(d.pos[0], d.pos[1], "duration must be greater than 0")
 
+    def modifier_target(self, e: Expr, modifier: str) -> VectorSelector | SubqueryExpr | None:
+        """The node an ``offset``/``@`` after ``e`` applies to, or None (error recorded)."""
+        if isinstance(e, VectorSelector | SubqueryExpr):
+            return e
+        if isinstance(e, MatrixSelector):
+            return e.vector_selector
+        self.error(
+            e.pos[0],
+            e.pos[1],
+            f"{modifier} modifier must be preceded by an instant vector selector or range "
+            "vector selector or a subquery",
+        )
+        return None
+
     def offset(self, e: Expr) -> None:
         self.advance()
         self.ctx.append(("offset", _DUR_EXPECTED))
         d = self.offset_duration()
         self.ctx.pop()
-        if isinstance(e, VectorSelector):
-            target: VectorSelector | SubqueryExpr = e
-        elif isinstance(e, MatrixSelector):
-            target = e.vector_selector
-        elif isinstance(e, SubqueryExpr):
-            target = e
-        else:
-            self.error(
-                e.pos[0],
-                e.pos[1],
-                "offset modifier must be preceded by an instant vector selector or range "
-                "vector selector or a subquery",
-            )
+        target = self.modifier_target(e, "offset")
+        if target is None:
             return
         if target.offset_ms != 0 or target.offset_expr is not None:
             self.error(e.pos[0], e.pos[1], "offset may not be set multiple times")
@@ -696,19 +699,8 @@ class _Parser:
             self.error(
                 e.pos[0], e.pos[1], f"timestamp out of bounds for @ modifier: {go_format_f(ts)}"
             )
-        if isinstance(e, VectorSelector):
-            target: VectorSelector | SubqueryExpr = e
-        elif isinstance(e, MatrixSelector):
-            target = e.vector_selector
-        elif isinstance(e, SubqueryExpr):
-            target = e
-        else:
-            self.error(
-                e.pos[0],
-                e.pos[1],
-                "@ modifier must be preceded by an instant vector selector or range vector "
-                "selector or a subquery",
-            )
+        target = self.modifier_target(e, "@")
+        if target is None:
             return
         if target.timestamp_ms is not None or target.start_or_end is not None:
             self.error(e.pos[0], e.pos[1], "@ <timestamp> may not be set multiple times")
