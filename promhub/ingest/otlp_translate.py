@@ -130,7 +130,12 @@ def any_str(v: common_pb2.AnyValue) -> str:
 
 
 def _attrs(kvs: Iterable[common_pb2.KeyValue]) -> tuple[tuple[str, str], ...]:
-    return tuple((kv.key, any_str(kv.value)) for kv in kvs)
+    # String values inline: this runs for every attribute of every data point.
+    return tuple(
+        (kv.key, v.string_value if v.WhichOneof("value") == "string_value" else any_str(v))
+        for kv in kvs
+        for v in (kv.value,)
+    )
 
 
 # -- label sets -----------------------------------------------------------------------------
@@ -231,6 +236,7 @@ class Translator:
         rejected = 0
 
         for rm in req.resource_metrics:
+            first = len(ts)
             res = _resource(rm.resource.attributes, st)
             fams = meta.setdefault((res.job, res.instance), {})
             rid = resolver.intern(res.key)
@@ -329,8 +335,8 @@ class Translator:
                         s = dp.start_time_unix_nano // 1_000_000 if kind != "gauge" else 0
                         sts.append(s if s <= t else 0)
                         stale.append(bool(dp.flags & _NO_RECORDED_VALUE))
-                        res.min_ts = min(res.min_ts, t)
-                        res.max_ts = max(res.max_ts, t)
+            if len(ts) > first:
+                res.min_ts, res.max_ts = min(ts[first:]), max(ts[first:])
             self._target_info(res, resolver, ref_parts, values, counts, ts, sts, stale)
 
         if not counts:
