@@ -226,3 +226,16 @@ def test_series_are_resolved_once_across_requests(receiver: OTLPReceiver, db: DB
 def test_settings_are_validated(raw: dict[str, object], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         parse_settings(raw)
+
+
+def test_series_forgotten_by_the_head_are_resolved_again(receiver: OTLPReceiver, db: DB) -> None:
+    receiver.write(body(gauge("g", 1, T0, k="v")), "application/x-protobuf")
+    # The head drops everything before T0 + 1 and garbage-collects the now empty series,
+    # so the receiver's cached ref for g{k="v"} points at nothing.
+    head = db.head
+    snap = head.begin_truncate(T0 + 1)
+    head.truncate(snap, head.prepare_truncate(snap, T0 + 1))
+    assert head.num_series() == 0
+    r = receiver.write(body(gauge("g", 2, T0 + 1000, k="v")), "application/x-protobuf")
+    assert r.appended == 1
+    assert select(db, "g") == {'g{instance="i1", job="svc", k="v"}': [(T0 + 1000, 2.0)]}
