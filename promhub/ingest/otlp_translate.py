@@ -32,7 +32,7 @@ import json
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
@@ -205,6 +205,104 @@ def _with(base: Mapping[str, str], name: str, *extra: tuple[str, str]) -> Labels
 # -- the walk ---------------------------------------------------------------------------------
 
 
+class _Samples:
+    """Columns being collected for one request: one entry per data point (``counts``
+    samples each), expanded to one per sample with NumPy by :meth:`finish`."""
+
+    def __init__(self) -> None:
+        self.refs: list[Refs] = []
+        self.values: list[float] = []
+        self.counts: list[int] = []
+        self.ts: list[int] = []
+        self.sts: list[int] = []
+        self.stale: list[bool] = []
+        self.rejected = 0
+        self.errors: dict[str, None] = {}  # distinct messages, in order
+
+    def add(self, refs: Refs, vals: list[float], t: int, st: int, stale: bool) -> None:
+        self.refs.append(refs)
+        self.values.extend(vals)
+        self.counts.append(len(vals))
+        self.ts.append(t)
+        self.sts.append(st)
+        self.stale.append(stale)
+
+    def reject(self, n: int, msg: str) -> None:
+        self.rejected += n
+        self.errors[msg] = None
+
+    def finish(self, meta: dict[tuple[str, str], dict[str, Metadata]]) -> Translation:
+        meta = {k: v for k, v in meta.items() if v}
+        errors = list(self.errors)
+        if not self.counts:
+            none = np.empty(0, np.int64)
+            return Translation(none, none, np.empty(0), None, meta, self.rejected, errors)
+        n_per = np.asarray(self.counts, dtype=np.int64)
+        vals = np.asarray(self.values, dtype=np.float64)
+        stale = np.repeat(np.asarray(self.stale, dtype=bool), n_per)
+        if stale.any():
+            vals[stale] = STALE_NAN
+        sts = np.asarray(self.sts, dtype=np.int64)
+        return Translation(
+            refs=np.concatenate(self.refs),
+            timestamps=np.repeat(np.asarray(self.ts, dtype=np.int64), n_per),
+            values=vals,
+            start_timestamps=np.repeat(sts, n_per) if sts.any() else None,
+            metadata=meta,
+            rejected_points=self.rejected,
+            errors=errors,
+        )
+
+
+class _Family(NamedTuple):
+    otel_name: str
+    name: str  # the Prometheus family name
+    ptype: str  # its metadata type
+    start_times: bool  # whether its points' start times are kept (not for gauges)
+
+
+def _kind(m: pb.Metric, out: _Samples) -> tuple[MetricType, str, Sequence[Any]] | None:
+    """(translation type, Prometheus metadata type, data points) of a storable metric;
+    None (with the points counted as rejected) for one promhub cannot store."""
+    kind = m.WhichOneof("data")
+    if kind == "gauge":
+        return MetricType.GAUGE, "gauge", m.gauge.data_points
+    if kind == "summary":
+        return MetricType.SUMMARY, "summary", m.summary.data_points
+    if kind == "sum":
+        if m.sum.aggregation_temporality != _CUMULATIVE:
+            msg = f'delta or unspecified temporality of sum "{m.name}" is not supported'
+            out.reject(len(m.sum.data_points), msg)
+            return None
+        if m.sum.is_monotonic:
+            return MetricType.MONOTONIC_COUNTER, "counter", m.sum.data_points
+        return MetricType.NON_MONOTONIC_COUNTER, "gauge", m.sum.data_points
+    if kind == "histogram":
+        if m.histogram.aggregation_temporality != _CUMULATIVE:
+            msg = f'delta or unspecified temporality of histogram "{m.name}" is not supported'
+            out.reject(len(m.histogram.data_points), msg)
+            return None
+        return MetricType.HISTOGRAM, "histogram", m.histogram.data_points
+    if kind == "exponential_histogram":
+        msg = f'exponential histogram "{m.name}" is not supported yet'
+        out.reject(len(m.exponential_histogram.data_points), msg)
+        return None
+    out.reject(0, f'metric "{m.name}" has no data')
+    return None
+
+
+def _scope_labels(sm: pb.ScopeMetrics, st: TranslationSettings) -> tuple[tuple[str, str], ...]:
+    if not (st.promote_scope_metadata and sm.scope.name):
+        return ()
+    extra = ((st.label("otel_scope_" + k), v) for k, v in _attrs(sm.scope.attributes))
+    return (
+        ("otel_scope_name", sm.scope.name),
+        ("otel_scope_version", sm.scope.version),
+        ("otel_scope_schema_url", sm.schema_url),
+        *((k, v) for k, v in extra if k),
+    )
+
+
 class Translator:
     """Turns decoded requests into :class:`Translation` s; keeps a family-name cache."""
 
@@ -224,139 +322,78 @@ class Translator:
     def translate(
         self, req: svc.ExportMetricsServiceRequest, resolver: SeriesResolver
     ) -> Translation:
-        st = self.settings
-        ref_parts: list[Refs] = []
-        ts: list[int] = []  # one per data point
-        sts: list[int] = []
-        counts: list[int] = []  # samples per data point
-        stale: list[bool] = []
-        values: list[float] = []
+        """The samples, metadata and rejections of one request (refs via ``resolver``)."""
+        out = _Samples()
         meta: dict[tuple[str, str], dict[str, Metadata]] = {}
-        errors: dict[str, None] = {}
-        rejected = 0
-
         for rm in req.resource_metrics:
-            first = len(ts)
-            res = _resource(rm.resource.attributes, st)
+            first = len(out.ts)
+            res = _resource(rm.resource.attributes, self.settings)
             fams = meta.setdefault((res.job, res.instance), {})
             rid = resolver.intern(res.key)
             for sm in rm.scope_metrics:
-                scope: tuple[tuple[str, str], ...] = ()
-                if st.promote_scope_metadata and sm.scope.name:
-                    scope = (
-                        ("otel_scope_name", sm.scope.name),
-                        ("otel_scope_version", sm.scope.version),
-                        ("otel_scope_schema_url", sm.schema_url),
-                        *(
-                            (st.label("otel_scope_" + k), v)
-                            for k, v in _attrs(sm.scope.attributes)
-                            if st.label("otel_scope_" + k)
-                        ),
-                    )
+                scope = _scope_labels(sm, self.settings)
                 sid = resolver.intern(scope)
                 for m in sm.metrics:
-                    kind = m.WhichOneof("data")
-                    points: Sequence[Any]
-                    if kind == "gauge":
-                        mtype, points, ptype = MetricType.GAUGE, m.gauge.data_points, "gauge"
-                    elif kind == "sum":
-                        points = m.sum.data_points
-                        if m.sum.aggregation_temporality != _CUMULATIVE:
-                            rejected += len(points)
-                            errors[f'delta or unspecified temporality of sum "{m.name}" is '
-                                   "not supported"] = None  # fmt: skip
-                            continue
-                        if m.sum.is_monotonic:
-                            mtype, ptype = MetricType.MONOTONIC_COUNTER, "counter"
-                        else:
-                            mtype, ptype = MetricType.NON_MONOTONIC_COUNTER, "gauge"
-                    elif kind == "histogram":
-                        points = m.histogram.data_points
-                        if m.histogram.aggregation_temporality != _CUMULATIVE:
-                            rejected += len(points)
-                            errors[f'delta or unspecified temporality of histogram "{m.name}" '
-                                   "is not supported"] = None  # fmt: skip
-                            continue
-                        mtype, ptype = MetricType.HISTOGRAM, "histogram"
-                    elif kind == "summary":
-                        mtype, points, ptype = MetricType.SUMMARY, m.summary.data_points, "summary"
-                    elif kind == "exponential_histogram":
-                        rejected += len(m.exponential_histogram.data_points)
-                        errors[f'exponential histogram "{m.name}" is not supported yet'] = None
+                    kind = _kind(m, out)
+                    if kind is None or not kind[2]:
                         continue
-                    else:
-                        errors[f'metric "{m.name}" has no data'] = None
-                        continue
-                    if not points:
-                        continue
+                    mtype, ptype, points = kind
                     fam = self.family(m.name, m.unit, mtype)
                     if not fam:
-                        rejected += len(points)
-                        errors[f"metric name {m.name!r} gives no valid Prometheus name"] = None
+                        msg = f"metric name {m.name!r} gives no valid Prometheus name"
+                        out.reject(len(points), msg)
                         continue
                     fams[fam] = Metadata(ptype, m.description, unit_name(m.unit))
-                    dp: Any
-                    for dp in points:
-                        t = dp.time_unix_nano // 1_000_000
-                        attrs = _attrs(dp.attributes)
-                        if ptype == "histogram":
-                            n = min(len(dp.explicit_bounds), len(dp.bucket_counts))
-                            has_sum = dp.HasField("sum")
-                            key: Hashable = (
-                                rid, sid, fam, attrs, tuple(dp.explicit_bounds[:n]), has_sum
-                            )  # fmt: skip
-                            vals: list[float] = list(itertools.accumulate(dp.bucket_counts[:n]))
-                            vals.append(dp.count)
-                            if has_sum:
-                                vals.append(dp.sum)
-                            vals.append(dp.count)
-                        elif ptype == "summary":
-                            qs = tuple(q.quantile for q in dp.quantile_values)
-                            key = (rid, sid, fam, attrs, qs)
-                            vals = [q.value for q in dp.quantile_values]
-                            vals += (dp.sum, dp.count)
-                        else:
-                            key = (rid, sid, fam, attrs)
-                            vals = [
-                                dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double
-                            ]
-                        try:
-                            refs = resolver.refs(
-                                key, self._series, (res, scope, fam, ptype, dp, attrs)
-                            )
-                        except ValueError as e:
-                            rejected += 1
-                            errors[f'metric "{m.name}": {e}'] = None
-                            continue
-                        ref_parts.append(refs)
-                        values.extend(vals)
-                        counts.append(len(vals))
-                        ts.append(t)
-                        s = dp.start_time_unix_nano // 1_000_000 if kind != "gauge" else 0
-                        sts.append(s if s <= t else 0)
-                        stale.append(bool(dp.flags & _NO_RECORDED_VALUE))
-            if len(ts) > first:
-                res.min_ts, res.max_ts = min(ts[first:]), max(ts[first:])
-            self._target_info(res, resolver, ref_parts, values, counts, ts, sts, stale)
+                    family = _Family(m.name, fam, ptype, mtype is not MetricType.GAUGE)
+                    self._points(family, points, (res, rid), (scope, sid), resolver, out)
+            if len(out.ts) > first:
+                res.min_ts, res.max_ts = min(out.ts[first:]), max(out.ts[first:])
+                self._target_info(res, resolver, out)
+        return out.finish(meta)
 
-        if not counts:
-            none = np.empty(0, np.int64)
-            return Translation(none, none, np.empty(0), None, meta, rejected, list(errors))
-        n_per = np.asarray(counts, dtype=np.int64)
-        vals_arr = np.asarray(values, dtype=np.float64)
-        stale_arr = np.repeat(np.asarray(stale, dtype=bool), n_per)
-        if stale_arr.any():
-            vals_arr[stale_arr] = STALE_NAN
-        sts_arr = np.asarray(sts, dtype=np.int64)
-        return Translation(
-            refs=np.concatenate(ref_parts),
-            timestamps=np.repeat(np.asarray(ts, dtype=np.int64), n_per),
-            values=vals_arr,
-            start_timestamps=np.repeat(sts_arr, n_per) if sts_arr.any() else None,
-            metadata={k: v for k, v in meta.items() if v},
-            rejected_points=rejected,
-            errors=list(errors),
-        )
+    def _points(
+        self,
+        family: _Family,
+        points: Sequence[Any],
+        resource: tuple[_Resource, int],
+        scope: tuple[tuple[tuple[str, str], ...], int],
+        resolver: SeriesResolver,
+        out: _Samples,
+    ) -> None:
+        """The hot loop: one cache lookup and a few list appends per data point."""
+        res, rid = resource
+        scope_labels, sid = scope
+        fam, ptype, with_start = family.name, family.ptype, family.start_times
+        dp: Any
+        for dp in points:
+            attrs = _attrs(dp.attributes)
+            vals: list[float]
+            key: Hashable
+            if ptype == "histogram":
+                n = min(len(dp.explicit_bounds), len(dp.bucket_counts))
+                has_sum = dp.HasField("sum")
+                key = (rid, sid, fam, attrs, tuple(dp.explicit_bounds[:n]), has_sum)
+                # Cumulative buckets, then +Inf (= count), sum (if set) and count.
+                vals = list(itertools.accumulate(dp.bucket_counts[:n]))
+                vals.append(dp.count)
+                if has_sum:
+                    vals.append(dp.sum)
+                vals.append(dp.count)
+            elif ptype == "summary":
+                key = (rid, sid, fam, attrs, tuple(q.quantile for q in dp.quantile_values))
+                vals = [q.value for q in dp.quantile_values]
+                vals += (dp.sum, dp.count)
+            else:
+                key = (rid, sid, fam, attrs)
+                vals = [dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double]
+            try:
+                refs = resolver.refs(key, self._series, (res, scope_labels, fam, ptype, dp, attrs))
+            except ValueError as e:
+                out.reject(1, f'metric "{family.otel_name}": {e}')
+                continue
+            t = dp.time_unix_nano // 1_000_000
+            st = dp.start_time_unix_nano // 1_000_000 if with_start else 0
+            out.add(refs, vals, t, st if st <= t else 0, bool(dp.flags & _NO_RECORDED_VALUE))
 
     def _series(
         self,
@@ -386,43 +423,27 @@ class Translator:
             return [*out, _with(base, fam + "_sum"), _with(base, fam + "_count")]
         return [_with(base, fam)]
 
-    def _target_info(
-        self,
-        res: _Resource,
-        resolver: SeriesResolver,
-        ref_parts: list[Refs],
-        values: list[float],
-        counts: list[int],
-        ts: list[int],
-        sts: list[int],
-        stale: list[bool],
-    ) -> None:
+    def _target_info(self, res: _Resource, resolver: SeriesResolver, out: _Samples) -> None:
         st = self.settings
-        if res.min_ts > res.max_ts:
-            return  # no data points: no time to put target_info at
         if not any(k not in _IDENTIFYING for k in res.attrs):
             return  # only job and instance: target_info would say nothing more
         if not (res.job or res.instance):
             return
         ignore = () if st.keep_identifying_resource_attributes else _IDENTIFYING
         no_promotion = _Resource(res.attrs, res.job, res.instance, [], res.key)
-        key = ("target_info", resolver.intern(res.key))
 
         def build() -> list[Labels]:
             base = _base_labels(no_promotion, list(res.attrs.items()), (), st, ignore)
             return [_with(base, "target_info")]
 
         try:
-            refs = resolver.refs(key, build, ())
+            refs = resolver.refs(("target_info", resolver.intern(res.key)), build, ())
         except ValueError:
             return
+        # From the earliest to the latest point every lookback/2, so that target_info
+        # never goes stale in between (Prometheus' rule).
         times = list(range(res.min_ts, res.max_ts, LOOKBACK_MS // 2))
         if not times or times[-1] < res.max_ts:
             times.append(res.max_ts)
         for t in times:
-            ref_parts.append(refs)
-            values.append(1.0)
-            counts.append(1)
-            ts.append(t)
-            sts.append(0)
-            stale.append(False)
+            out.add(refs, [1.0], t, 0, False)

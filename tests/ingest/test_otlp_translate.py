@@ -239,3 +239,26 @@ def test_series_forgotten_by_the_head_are_resolved_again(receiver: OTLPReceiver,
     r = receiver.write(body(gauge("g", 2, T0 + 1000, k="v")), "application/x-protobuf")
     assert r.appended == 1
     assert select(db, "g") == {'g{instance="i1", job="svc", k="v"}': [(T0 + 1000, 2.0)]}
+
+
+def test_start_times_kept_for_sums_not_for_gauges(receiver: OTLPReceiver, db: DB) -> None:
+    start = (T0 - 60_000) * NS
+    g = pb.NumberDataPoint(time_unix_nano=T0 * NS, start_time_unix_nano=start, as_double=1)
+    s = pb.NumberDataPoint(time_unix_nano=T0 * NS, start_time_unix_nano=start, as_int=2)
+    cumulative = pb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    receiver.write(
+        body(
+            pb.Metric(name="g", gauge=pb.Gauge(data_points=[g])),
+            pb.Metric(
+                name="updown", sum=pb.Sum(data_points=[s], aggregation_temporality=cumulative)
+            ),
+        ),
+        "application/x-protobuf",
+    )
+    q = db.querier(0, 2**62)
+    try:
+        sts = {s.labels.name: s.start_timestamps for s in q.select(parse_selector('{job="svc"}'))}
+    finally:
+        q.close()
+    assert sts["g"] is None
+    assert sts["updown"] is not None and sts["updown"].tolist() == [T0 - 60_000]
