@@ -388,7 +388,13 @@ def test_otlp_config_section(promhub_factory: type[PromhubProcess], tmp_path: Pa
         "global:\n  scrape_interval: 1h\n"
         "otlp:\n  promote_resource_attributes: [host.name]\n  promote_scope_metadata: true\n"
     )
-    p = promhub_factory(None, cfg, "--web.enable-otlp-receiver")
+    p = promhub_factory(
+        None,
+        cfg,
+        "--web.enable-otlp-receiver",
+        "--web.enable-lifecycle",
+        "--web.max-request-body-bytes=4KB",
+    )
     p.wait_ready()
     now = time.time_ns()
     req = request("cfg", [gauge("promoted", 1, now)])
@@ -401,6 +407,20 @@ def test_otlp_config_section(promhub_factory: type[PromhubProcess], tmp_path: Pa
         "host_name": "h1",
         "otel_scope_name": "test",
     }
+
+    # Reloading a config without the section turns promotion off for new points.
+    cfg.write_text("global:\n  scrape_interval: 1h\n")
+    assert post(p.url + "/-/reload", b"", "text/plain")[0] == 200
+    req.resource_metrics[0].scope_metrics[0].metrics[0].name = "after_reload"
+    assert post(p.url + PATH, req.SerializeToString(), "application/x-protobuf")[0] == 200
+    (r,) = query(p, "after_reload")
+    assert r["metric"] == {"__name__": "after_reload", "job": "cfg"}
+
+    # The body limit applies after decompression: a small gzip of a big body is refused.
+    big = request("cfg", [gauge("x" * 10_000, 1, now)]).SerializeToString()
+    status, _, _ = post(p.url + PATH, gzip.compress(big), "application/x-protobuf", "gzip")
+    assert len(gzip.compress(big)) < 4000 and status == 413
+    assert query(p, '{__name__=~"x+"}') == []
 
     bad = tmp_path / "bad.yml"
     bad.write_text(
