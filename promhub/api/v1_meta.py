@@ -148,10 +148,14 @@ async def metadata(request: web.Request) -> web.Response:
     limit = _int_param(p, "limit", -1)
     per_metric = _int_param(p, "limit_per_metric", -1)
     metric = p.get("metric")
-    scrape = server_of(request).scrape
+    srv = server_of(request)
+    scrape, otlp = srv.scrape, srv.otlp
     families: dict[str, dict[tuple[str, str, str], None]] = {}
-    for tm in scrape.metadata() if scrape is not None else []:
-        items = tm.metadata.items() if metric == "" else [(metric, tm.metadata.get(metric))]
+    sources = [tm.metadata for tm in scrape.metadata()] if scrape is not None else []
+    if otlp is not None:  # what OTLP pushes said about its metrics
+        sources.extend(otlp.metadata().values())
+    for md_of in sources:
+        items = md_of.items() if metric == "" else [(metric, md_of.get(metric))]
         for name, md in items:
             if md is None:
                 continue

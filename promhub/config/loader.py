@@ -35,6 +35,7 @@ from promhub.config.model import (
     ScrapeConfig,
     StaticConfig,
 )
+from promhub.config.otlp import parse_settings as parse_otlp_settings
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
     ANY_KEY,
@@ -253,6 +254,10 @@ class _Loader:
         self.check_exemplars(top)
         cfg.tracing = self.raw_mapping(top, "tracing")
         cfg.otlp = self.raw_mapping(top, "otlp")
+        try:
+            parse_otlp_settings(cfg.otlp)
+        except ValueError as e:
+            raise top.error("otlp", str(e)) from None
         cfg.runtime = self.raw_mapping(top, "runtime")
         cfg.remote_write = self.raw_endpoints(top, "remote_write")
         cfg.remote_read = self.raw_endpoints(top, "remote_read")

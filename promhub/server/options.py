@@ -30,6 +30,8 @@ class Options:
     listen_address: str = "0.0.0.0:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
+    #: ``--web.enable-otlp-receiver``: accept OTLP metrics on /api/v1/otlp/v1/metrics.
+    enable_otlp_receiver: bool = False
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

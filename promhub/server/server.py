@@ -21,6 +21,7 @@ from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
+from promhub.ingest.otlp import OTLPReceiver
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
@@ -44,6 +45,8 @@ class Server:
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
+        #: The OTLP metrics receiver (``--web.enable-otlp-receiver``), once storage is open.
+        self.otlp: OTLPReceiver | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -87,6 +90,8 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
+        if self.otlp is not None:
+            self.otlp.apply_config(cfg.otlp)
         if self.opts.exemplar_storage:
             self.exemplars.resize(max_exemplars(cfg))
         self.config = cfg
@@ -132,6 +137,8 @@ class Server:
             exemplars=self.exemplars if self.opts.exemplar_storage else None,
         )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
+        if self.opts.enable_otlp_receiver:
+            self.otlp = OTLPReceiver(self.db, registry=self.registry)
         self._apply(cfg)
         self.scheduler.add(
             "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
