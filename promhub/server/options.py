@@ -30,6 +30,8 @@ class Options:
     listen_address: str = "0.0.0.0:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
+    #: ``--web.enable-remote-write-receiver``: accept ``POST /api/v1/write``.
+    enable_remote_write_receiver: bool = False
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

@@ -21,6 +21,7 @@ from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
+from promhub.ingest.remote_write import RemoteWriteReceiver
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
@@ -44,6 +45,8 @@ class Server:
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
+        #: ``POST /api/v1/write``; None until storage is open or when the flag is off.
+        self.remote_write: RemoteWriteReceiver | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -132,6 +135,13 @@ class Server:
             exemplars=self.exemplars if self.opts.exemplar_storage else None,
         )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
+        if self.opts.enable_remote_write_receiver:
+            self.remote_write = RemoteWriteReceiver(
+                self.db,
+                self.db.head,
+                exemplars=self.exemplars if self.opts.exemplar_storage else None,
+                registry=self.registry,
+            )
         self._apply(cfg)
         self.scheduler.add(
             "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True

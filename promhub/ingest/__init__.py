@@ -1,0 +1,1 @@
+"""Push ingestion: data that clients send to promhub (Pushgateway API, remote_write, OTLP)."""

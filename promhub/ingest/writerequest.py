@@ -1,0 +1,403 @@
+"""Decoding remote_write 1.0 requests: snappy, then the ``prometheus.WriteRequest`` wire.
+
+The hot path is :func:`scan`: one pass over the protobuf bytes that returns the samples as
+NumPy arrays and, per series, either the ref a cache already holds for its raw label
+bytes or the raw label bytes themselves (a *miss*), which :func:`decode_labels` turns
+into names and values. This is the scrape cache's idea applied to remote_write: a
+sender resends the same series every few seconds, and bytes compare faster than labels
+decode. The scan is done by a small C extension (``promhub/ingest/_rwscan.c``) when it is
+built, else by :func:`scan_python`, its line-for-line twin (same output, same errors).
+
+Message layout (``prompb/remote.proto``, ``prompb/types.proto``)::
+
+    WriteRequest   { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+    TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2;
+                     repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+    Label          { string name = 1; string value = 2; }
+    Sample         { double value = 1; int64 timestamp = 2; }
+    Exemplar       { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
+    MetricMetadata { MetricType type = 1; string metric_family_name = 2;
+                     string help = 4; string unit = 5; }
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import cramjam
+import numpy as np
+from numpy.typing import NDArray
+
+from promhub.storage.interface import Metadata
+
+__all__ = [
+    "DecodeError",
+    "WriteRequestScan",
+    "decode_exemplar",
+    "decode_labels",
+    "decode_metadata",
+    "decompress",
+    "scan",
+    "scan_python",
+    "snappy_length",
+    "HAVE_EXTENSION",
+]
+
+try:
+    from promhub.ingest import _rwscan
+
+    HAVE_EXTENSION = True
+except ImportError:  # not built (a source checkout without build_ext): use the twin
+    _rwscan = None  # type: ignore[assignment]
+    HAVE_EXTENSION = False
+
+
+#: What :func:`scan` reads: any bytes-like object.
+Buffer: TypeAlias = bytes | bytearray | memoryview
+
+
+class DecodeError(ValueError):
+    """The request body is not valid snappy or not a valid protobuf WriteRequest."""
+
+
+#: Prometheus' MetricType enum values, in order.
+METRIC_TYPES = (
+    "unknown",
+    "counter",
+    "gauge",
+    "histogram",
+    "gaugehistogram",
+    "summary",
+    "info",
+    "stateset",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequestScan:
+    """A scanned WriteRequest: samples as arrays, series as cache refs or raw label bytes."""
+
+    #: Per series (in request order): the ref the cache held for its label bytes, or -1.
+    refs: NDArray[np.int64]
+    #: ``(series index, raw label bytes)`` of the series the cache did not know.
+    misses: list[tuple[int, bytes]]
+    #: Per sample: the index of its series.
+    sample_series: NDArray[np.int64]
+    timestamps: NDArray[np.int64]
+    values: NDArray[np.float64]
+    #: ``(series index, start, end)`` of each Exemplar message's bytes.
+    exemplars: list[tuple[int, int, int]]
+    #: ``(series index, start, end)`` of each Histogram message's bytes.
+    histograms: list[tuple[int, int, int]]
+    #: ``(start, end)`` of each MetricMetadata message's bytes.
+    metadata: list[tuple[int, int]]
+
+    @property
+    def num_series(self) -> int:
+        return len(self.refs)
+
+
+def snappy_length(body: bytes) -> int:
+    """The uncompressed length a snappy block announces in its header (-1 if unreadable)."""
+    n = shift = 0
+    for i, b in enumerate(body[:5]):
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n if i < 4 or b < 0x10 else -1
+    return -1
+
+
+def decompress(body: bytes, limit: int) -> bytes:
+    """Snappy block format (not framed), refusing more than ``limit`` decoded bytes."""
+    n = snappy_length(body)
+    if n < 0:
+        raise DecodeError("snappy: corrupt input (bad length header)")
+    if n > limit:
+        raise DecodeError(f"snappy: decoded size {n} bytes exceeds the limit of {limit} bytes")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as e:  # cramjam.DecompressionError and friends
+        msg = str(e)
+        raise DecodeError(msg if msg.startswith("snappy") else f"snappy: {msg}") from None
+
+
+def scan(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+    """Scan a serialized WriteRequest (see the module docstring); raises DecodeError."""
+    try:
+        raw = _rwscan.scan(data, cache) if _rwscan is not None else _scan(bytes(data), cache)
+    except ValueError as e:
+        raise DecodeError(str(e)) from None
+    return _wrap(raw)
+
+
+def scan_python(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+    """:func:`scan` without the C extension (the fallback, and the reference in tests)."""
+    try:
+        raw = _scan(bytes(data), cache)
+    except ValueError as e:
+        raise DecodeError(str(e)) from None
+    return _wrap(raw)
+
+
+def _wrap(raw: tuple[Any, ...]) -> WriteRequestScan:
+    refs, misses, sidx, ts, vals, exemplars, histograms, metadata = raw
+    return WriteRequestScan(
+        np.frombuffer(refs, dtype=np.int64),
+        misses,
+        np.frombuffer(sidx, dtype=np.int64),
+        np.frombuffer(ts, dtype=np.int64),
+        np.frombuffer(vals, dtype="<f8").astype(np.float64, copy=False),
+        exemplars,
+        histograms,
+        metadata,
+    )
+
+
+# -- the pure-Python twin of _rwscan.c ----------------------------------------------------
+
+
+class _Fail(ValueError):
+    def __init__(self, what: str, at: int) -> None:
+        super().__init__(f"malformed protobuf: {what} at byte {at}")
+
+
+def _varint(d: bytes, pos: int, end: int) -> tuple[int, int]:
+    at = pos
+    v = 0
+    for i in range(10):
+        if pos >= end:
+            raise _Fail("truncated varint", at)
+        b = d[pos]
+        pos += 1
+        if i == 9 and b > 1:
+            raise _Fail("varint overflows 64 bits", at)
+        v |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            return v, pos
+    raise _Fail("varint overflows 64 bits", at)  # pragma: no cover (i == 9 raises)
+
+
+def _tag(d: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    at = pos
+    tag, pos = _varint(d, pos, end)
+    field = tag >> 3
+    if field == 0 or field > 536870911:
+        raise _Fail("invalid field number", at)
+    return field, tag & 7, pos
+
+
+def _len(d: bytes, pos: int, end: int) -> tuple[int, int]:
+    at = pos
+    n, pos = _varint(d, pos, end)
+    if n > end - pos:
+        raise _Fail("length exceeds its message", at)
+    return pos, pos + n
+
+
+def _skip(d: bytes, pos: int, end: int, wire: int, at: int) -> int:
+    if wire == 0:
+        return _varint(d, pos, end)[1]
+    if wire == 1:
+        if end - pos < 8:
+            raise _Fail("truncated fixed64", pos)
+        return pos + 8
+    if wire == 2:
+        return _len(d, pos, end)[1]
+    if wire == 5:
+        if end - pos < 4:
+            raise _Fail("truncated fixed32", pos)
+        return pos + 4
+    raise _Fail("unsupported wire type", at)
+
+
+def _expect(wire: int, want: int, at: int) -> None:
+    if wire != want:
+        raise _Fail("wrong wire type", at)
+
+
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+
+
+def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
+    refs: list[int] = []
+    misses: list[tuple[int, bytes]] = []
+    sidx: list[int] = []
+    tss: list[int] = []
+    vals: list[float] = []
+    exemplars: list[tuple[int, int, int]] = []
+    histograms: list[tuple[int, int, int]] = []
+    metadata: list[tuple[int, int]] = []
+    pos, end = 0, len(d)
+    while pos < end:
+        at = pos
+        field, wire, pos = _tag(d, pos, end)
+        if field in (1, 3):
+            _expect(wire, 2, at)
+            a, pos = _len(d, pos, end)
+            if field == 3:
+                metadata.append((a, pos))
+                continue
+            series = len(refs)
+            spans: list[tuple[int, int]] = []
+            p, e = a, pos
+            while p < e:
+                at = p
+                f, w, p = _tag(d, p, e)
+                if 1 <= f <= 4:
+                    _expect(w, 2, at)
+                    sa, p = _len(d, p, e)
+                    if f == 1:
+                        spans.append((at, p))
+                    elif f == 2:
+                        ts, v = _sample(d, sa, p)
+                        sidx.append(series)
+                        tss.append(ts)
+                        vals.append(v)
+                    elif f == 3:
+                        exemplars.append((series, sa, p))
+                    else:
+                        histograms.append((series, sa, p))
+                else:
+                    p = _skip(d, p, e, w, at)
+            key = b"".join(d[x:y] for x, y in spans)
+            ref = cache.get(key, -1) if cache is not None else -1
+            if ref < 0:
+                misses.append((series, key))
+                ref = -1
+            refs.append(ref)
+        else:
+            pos = _skip(d, pos, end, wire, at)
+    return (
+        np.array(refs, dtype=np.int64).tobytes(),
+        misses,
+        np.array(sidx, dtype=np.int64).tobytes(),
+        np.array(tss, dtype=np.int64).tobytes(),
+        np.array(vals, dtype=np.float64).tobytes(),
+        exemplars,
+        histograms,
+        metadata,
+    )
+
+
+def _sample(d: bytes, pos: int, end: int) -> tuple[int, float]:
+    ts, value = 0, 0.0
+    while pos < end:
+        at = pos
+        field, wire, pos = _tag(d, pos, end)
+        if field == 1:
+            _expect(wire, 1, at)
+            if end - pos < 8:
+                raise _Fail("truncated fixed64", pos)
+            value = _F64.unpack_from(d, pos)[0]
+            pos += 8
+        elif field == 2:
+            _expect(wire, 0, at)
+            v, pos = _varint(d, pos, end)
+            ts = _I64.unpack(v.to_bytes(8, "little"))[0]
+        else:
+            pos = _skip(d, pos, end, wire, at)
+    return ts, value
+
+
+# -- the rarer parts, decoded in Python ---------------------------------------------------
+
+
+def _strings(d: bytes, pos: int, end: int, want: dict[int, str]) -> dict[str, str]:
+    """Decode the string fields ``want`` (field number -> key) of one message."""
+    out: dict[str, str] = {}
+    while pos < end:
+        at = pos
+        field, wire, pos = _tag(d, pos, end)
+        if field in want:
+            _expect(wire, 2, at)
+            a, pos = _len(d, pos, end)
+            out[want[field]] = _utf8(d, a, pos)
+        else:
+            pos = _skip(d, pos, end, wire, at)
+    return out
+
+
+def _utf8(d: bytes, a: int, b: int) -> str:
+    try:
+        return d[a:b].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Fail("string is not valid UTF-8", a) from None
+
+
+_LABEL = {1: "name", 2: "value"}
+
+
+def decode_labels(key: bytes) -> list[tuple[str, str]]:
+    """The ``(name, value)`` pairs, in wire order, of a series' raw label bytes."""
+    pairs: list[tuple[str, str]] = []
+    try:
+        pos, end = 0, len(key)
+        while pos < end:
+            at = pos
+            _field, wire, pos = _tag(key, pos, end)  # always field 1 (scan collected them)
+            _expect(wire, 2, at)
+            a, pos = _len(key, pos, end)
+            lb = _strings(key, a, pos, _LABEL)
+            pairs.append((lb.get("name", ""), lb.get("value", "")))
+    except ValueError as e:
+        raise DecodeError(f"{e} (of the series' labels)") from None
+    return pairs
+
+
+def decode_exemplar(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], float, int]:
+    """An Exemplar message: its label pairs, value and timestamp (ms)."""
+    pairs: list[tuple[str, str]] = []
+    value, ts = 0.0, 0
+    try:
+        pos = start
+        while pos < end:
+            at = pos
+            field, wire, pos = _tag(data, pos, end)
+            if field == 1:
+                _expect(wire, 2, at)
+                a, pos = _len(data, pos, end)
+                lb = _strings(data, a, pos, _LABEL)
+                pairs.append((lb.get("name", ""), lb.get("value", "")))
+            elif field == 2:
+                _expect(wire, 1, at)
+                if end - pos < 8:
+                    raise _Fail("truncated fixed64", pos)
+                value = _F64.unpack_from(data, pos)[0]
+                pos += 8
+            elif field == 3:
+                _expect(wire, 0, at)
+                v, pos = _varint(data, pos, end)
+                ts = _I64.unpack(v.to_bytes(8, "little"))[0]
+            else:
+                pos = _skip(data, pos, end, wire, at)
+    except ValueError as e:
+        raise DecodeError(f"{e} (in an exemplar)") from None
+    return pairs, value, ts
+
+
+def decode_metadata(data: bytes, start: int, end: int) -> tuple[str, Metadata]:
+    """A MetricMetadata message: the metric family name and its metadata."""
+    kind = 0
+    strings: dict[str, str] = {}
+    try:
+        pos = start
+        while pos < end:
+            at = pos
+            field, wire, pos = _tag(data, pos, end)
+            if field == 1:
+                _expect(wire, 0, at)
+                kind, pos = _varint(data, pos, end)
+            elif field in (2, 4, 5):
+                _expect(wire, 2, at)
+                a, pos = _len(data, pos, end)
+                strings[str(field)] = _utf8(data, a, pos)
+            else:
+                pos = _skip(data, pos, end, wire, at)
+    except ValueError as e:
+        raise DecodeError(f"{e} (in metric metadata)") from None
+    mtype = METRIC_TYPES[kind] if kind < len(METRIC_TYPES) else "unknown"
+    return strings.get("2", ""), Metadata(mtype, strings.get("4", ""), strings.get("5", ""))
