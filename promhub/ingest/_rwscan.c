@@ -302,8 +302,80 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* decode_labels(key) -> [(name, value), ...]: a series' raw label bytes (from scan's
+ * misses), in wire order. Strings must be UTF-8; missing fields are "". */
+static PyObject *utf8(const uint8_t *d, Py_ssize_t a, Py_ssize_t b) {
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)d + a, b - a, "strict");
+    if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        fail("string is not valid UTF-8", a);
+    }
+    return s;
+}
+
+static int decode_label(const uint8_t *d, Py_ssize_t pos, Py_ssize_t end, PyObject *out) {
+    Py_ssize_t na = 0, nb = 0, va = 0, vb = 0;
+    while (pos < end) {
+        Py_ssize_t at = pos, a, b;
+        uint64_t field;
+        int wire;
+        if (read_tag(d, &pos, end, &field, &wire) < 0) return -1;
+        if (field == 1 || field == 2) {
+            if (expect_wire(wire, 2, at) < 0) return -1;
+            if (read_len(d, &pos, end, &a, &b) < 0) return -1;
+            /* Validate as we go, as the Python twin does (same first error). */
+            PyObject *check = utf8(d, a, b);
+            if (check == NULL) return -1;
+            Py_DECREF(check);
+            if (field == 1) {
+                na = a;
+                nb = b;
+            } else {
+                va = a;
+                vb = b;
+            }
+        } else if (skip(d, &pos, end, wire, at) < 0) {
+            return -1;
+        }
+    }
+    PyObject *name = utf8(d, na, nb);
+    if (name == NULL) return -1;
+    PyObject *value = utf8(d, va, vb);
+    if (value == NULL) {
+        Py_DECREF(name);
+        return -1;
+    }
+    PyObject *pair = PyTuple_Pack(2, name, value);
+    Py_DECREF(name);
+    Py_DECREF(value);
+    if (pair == NULL) return -1;
+    int rc = PyList_Append(out, pair);
+    Py_DECREF(pair);
+    return rc;
+}
+
+static PyObject *decode_labels(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    const uint8_t *d = (const uint8_t *)view.buf;
+    Py_ssize_t pos = 0, end = view.len;
+    PyObject *out = PyList_New(0);
+    while (out != NULL && pos < end) {
+        Py_ssize_t at = pos, a, b;
+        uint64_t field;
+        int wire;
+        if (read_tag(d, &pos, end, &field, &wire) < 0 || expect_wire(wire, 2, at) < 0 ||
+            read_len(d, &pos, end, &a, &b) < 0 || decode_label(d, a, b, out) < 0) {
+            Py_CLEAR(out);
+        }
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "Scan a serialized prometheus.WriteRequest (see module source)."},
+    {"decode_labels", decode_labels, METH_VARARGS, "Decode a series' raw label bytes."},
     {NULL, NULL, 0, NULL},
 };
 

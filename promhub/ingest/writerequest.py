@@ -37,6 +37,7 @@ __all__ = [
     "WriteRequestScan",
     "decode_exemplar",
     "decode_labels",
+    "decode_labels_python",
     "decode_metadata",
     "decompress",
     "scan",
@@ -333,18 +334,32 @@ _LABEL = {1: "name", 2: "value"}
 
 def decode_labels(key: bytes) -> list[tuple[str, str]]:
     """The ``(name, value)`` pairs, in wire order, of a series' raw label bytes."""
-    pairs: list[tuple[str, str]] = []
     try:
-        pos, end = 0, len(key)
-        while pos < end:
-            at = pos
-            _field, wire, pos = _tag(key, pos, end)  # always field 1 (scan collected them)
-            _expect(wire, 2, at)
-            a, pos = _len(key, pos, end)
-            lb = _strings(key, a, pos, _LABEL)
-            pairs.append((lb.get("name", ""), lb.get("value", "")))
+        if _rwscan is not None:
+            return _rwscan.decode_labels(key)
+        return _decode_labels(key)
     except ValueError as e:
         raise DecodeError(f"{e} (of the series' labels)") from None
+
+
+def decode_labels_python(key: bytes) -> list[tuple[str, str]]:
+    """:func:`decode_labels` without the C extension."""
+    try:
+        return _decode_labels(key)
+    except ValueError as e:
+        raise DecodeError(f"{e} (of the series' labels)") from None
+
+
+def _decode_labels(key: bytes) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    pos, end = 0, len(key)
+    while pos < end:
+        at = pos
+        _field, wire, pos = _tag(key, pos, end)  # always field 1 (scan collected them)
+        _expect(wire, 2, at)
+        a, pos = _len(key, pos, end)
+        lb = _strings(key, a, pos, _LABEL)
+        pairs.append((lb.get("name", ""), lb.get("value", "")))
     return pairs
 
 

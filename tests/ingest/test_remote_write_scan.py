@@ -53,7 +53,23 @@ def scan_both(data: bytes, cache: dict[bytes, int] | None) -> wr.WriteRequestSca
     assert py.exemplars == c.exemplars
     assert py.histograms == c.histograms
     assert py.metadata == c.metadata
+    for _, key in c.misses:
+        assert labels_both(key) == wr.decode_labels_python(key)
     return c
+
+
+def labels_both(key: bytes) -> list[tuple[str, str]]:
+    """decode_labels with both implementations: identical pairs or identical errors."""
+    results = []
+    for fn in (wr.decode_labels, wr.decode_labels_python):
+        try:
+            results.append(fn(key))
+        except wr.DecodeError as e:
+            results.append(str(e))
+    assert results[0] == results[1]
+    if isinstance(results[0], str):
+        raise wr.DecodeError(results[0])
+    return results[0]
 
 
 names = st.text(alphabet="abcxyz_", min_size=1, max_size=6)
@@ -195,8 +211,17 @@ def test_corrupted_requests_never_crash_and_both_agree(
 
 def test_invalid_utf8_in_a_label_is_a_decode_error() -> None:
     key = b"\x0a\x04\x0a\x02\xff\xfe"
-    with pytest.raises(wr.DecodeError, match="not valid UTF-8"):
-        wr.decode_labels(key)
+    with pytest.raises(wr.DecodeError, match="not valid UTF-8 at byte 4"):
+        labels_both(key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_label_decoding_agrees_on_arbitrary_bytes(key: bytes) -> None:
+    with contextlib.suppress(wr.DecodeError):
+        labels_both(b"\x0a" + bytes([len(key)]) + key)
+    with contextlib.suppress(wr.DecodeError):
+        labels_both(key)
 
 
 def test_decompress_checks_the_announced_size_before_decoding() -> None:
