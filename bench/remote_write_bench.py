@@ -15,7 +15,7 @@ and with the pure-Python fallback, with a warm cache (every series known, the st
 state) and a cold one (every series new), plus the in-process receiver (decode, cache,
 validation, append, WAL commit) without HTTP.
 
-    python bench/remote_write_bench.py                     # defaults: 20,000 series, 30 rounds
+    python bench/remote_write_bench.py                     # defaults: 20,000 series, 100 rounds
     python bench/remote_write_bench.py --series 50000 --rounds 20 --connections 4
 """
 
@@ -261,7 +261,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--series", type=int, default=20_000)
     ap.add_argument("--series-per-request", type=int, default=2_000)
-    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--skip-server", action="store_true", help="decode rates only")
     args = ap.parse_args()
