@@ -2,11 +2,13 @@
 
 Answers as Prometheus' handler does, so that senders' retry logic does the right thing:
 204 when stored; 404 with Prometheus' message when ``--web.enable-remote-write-receiver``
-is off; 415 for another protocol (remote-write 2.0 is not accepted yet) or another
-compression than snappy; 413 for a body over ``--web.max-request-body-bytes``; 400 for
-bad input (not retried); 500 when storage fails and 503 while starting or overloaded
-(both retried). Errors are plain text, as Go's ``http.Error`` writes them. The decoding
-and storing is in :mod:`promhub.ingest.remote_write`, run in a worker thread.
+is off; 415 for a protocol other than remote-write 1.0 (``prometheus.WriteRequest``) and
+2.0 (``io.prometheus.write.v2.Request``, answered with the
+``X-Prometheus-Remote-Write-*-Written`` headers) or a compression other than snappy; 413
+for a body over ``--web.max-request-body-bytes``; 400 for bad input (not retried); 500
+when storage fails and 503 while starting or overloaded (both retried). Errors are plain
+text, as Go's ``http.Error`` writes them. The decoding and storing is in
+:mod:`promhub.ingest.remote_write`, run in a worker thread.
 """
 
 from __future__ import annotations
@@ -59,10 +61,10 @@ async def remote_write(request: web.Request) -> web.Response:
             f"unsupported content type {request.headers.get('Content-Type')!r}: expected "
             f"application/x-protobuf (remote write 1.0, {_V1})",
         )
-    if proto != _V1:
-        hint = " (remote write 2.0 is not supported yet)" if proto == _V2 else ""
+    if proto not in (_V1, _V2):
         return _error(
-            415, f"{proto} protobuf message is not accepted by this server{hint}; accepted {_V1}"
+            415,
+            f"{proto} protobuf message is not accepted by this server; accepted {_V1}, {_V2}",
         )
     enc = request.headers.get("Content-Encoding", "")
     if enc and enc.lower() != "snappy":
@@ -78,9 +80,13 @@ async def remote_write(request: web.Request) -> web.Response:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge as e:
             return _error(413, f"request body too large: {e.text}")
-        out = await asyncio.to_thread(receiver.write, body)
+        out = await asyncio.to_thread(receiver.write, body, v2=proto == _V2)
     finally:
         receiver.in_flight -= 1
-    if out.status == 204:
-        return web.Response(status=204)
-    return _error(out.status, out.message)
+    resp = web.Response(status=204) if out.status == 204 else _error(out.status, out.message)
+    if proto == _V2:
+        # 2.0 senders check these to see what was written (also after a partial write).
+        resp.headers["X-Prometheus-Remote-Write-Samples-Written"] = str(out.samples_written)
+        resp.headers["X-Prometheus-Remote-Write-Histograms-Written"] = "0"
+        resp.headers["X-Prometheus-Remote-Write-Exemplars-Written"] = str(out.exemplars_written)
+    return resp

@@ -18,7 +18,7 @@
  *   values         bytes: float64 per sample
  *   exemplars      list of (series index, start, end): Exemplar message payload spans
  *   histograms     list of (series index, start, end): Histogram message payload spans
- *   metadata       list of (start, end): MetricMetadata message payload spans
+ *   metadata       list of (-1, start, end): MetricMetadata message payload spans
  *
  * A series' key is the concatenation of its Label fields' encodings (tag, length and
  * payload), in wire order: a slice of the input when the labels are contiguous, which is
@@ -131,7 +131,7 @@ static int expect_wire(int wire, int want, Py_ssize_t at) {
 }
 
 static int add_span(PyObject *list, int64_t series, Py_ssize_t a, Py_ssize_t b) {
-    PyObject *t = series < 0 ? Py_BuildValue("(nn)", a, b) : Py_BuildValue("(Lnn)", (long long)series, a, b);
+    PyObject *t = Py_BuildValue("(Lnn)", (long long)series, a, b);
     if (t == NULL) return -1;
     int rc = PyList_Append(list, t);
     Py_DECREF(t);
@@ -164,6 +164,36 @@ static int scan_sample(Scan *s, Py_ssize_t pos, Py_ssize_t end, int64_t series) 
         buf_put(&s->vals, &value, 8) < 0)
         return -1;
     return 0;
+}
+
+/* Looks the series' key up in the cache; records a miss. Steals the reference to key. */
+static int lookup(Scan *s, PyObject *key, int64_t series) {
+    int64_t ref = -1;
+    if (s->cache != NULL) {
+        PyObject *hit = PyDict_GetItemWithError(s->cache, key); /* borrowed */
+        if (hit != NULL) {
+            ref = (int64_t)PyLong_AsLongLong(hit);
+            if (ref == -1 && PyErr_Occurred()) {
+                Py_DECREF(key);
+                return -1;
+            }
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+    }
+    if (ref < 0) {
+        PyObject *t = Py_BuildValue("(LO)", (long long)series, key);
+        if (t == NULL || PyList_Append(s->misses, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(key);
+            return -1;
+        }
+        Py_DECREF(t);
+        ref = -1;
+    }
+    Py_DECREF(key);
+    return buf_put(&s->refs, &ref, 8);
 }
 
 static int scan_series(Scan *s, Py_ssize_t pos, Py_ssize_t end) {
@@ -217,32 +247,7 @@ static int scan_series(Scan *s, Py_ssize_t pos, Py_ssize_t end) {
         }
     }
     if (key == NULL) return -1;
-    int64_t ref = -1;
-    if (s->cache != NULL) {
-        PyObject *hit = PyDict_GetItemWithError(s->cache, key); /* borrowed */
-        if (hit != NULL) {
-            ref = (int64_t)PyLong_AsLongLong(hit);
-            if (ref == -1 && PyErr_Occurred()) {
-                Py_DECREF(key);
-                return -1;
-            }
-        } else if (PyErr_Occurred()) {
-            Py_DECREF(key);
-            return -1;
-        }
-    }
-    if (ref < 0) {
-        PyObject *t = Py_BuildValue("(LO)", (long long)series, key);
-        if (t == NULL || PyList_Append(s->misses, t) < 0) {
-            Py_XDECREF(t);
-            Py_DECREF(key);
-            return -1;
-        }
-        Py_DECREF(t);
-        ref = -1;
-    }
-    Py_DECREF(key);
-    return buf_put(&s->refs, &ref, 8);
+    return lookup(s, key, series);
 }
 
 static int scan_request(Scan *s, Py_ssize_t end) {
@@ -298,6 +303,166 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     PyMem_Free(s.ts.p);
     PyMem_Free(s.vals.p);
     PyMem_Free(s.spans.p);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/* -- remote write 2.0: io.prometheus.write.v2.Request ----------------------------------
+ *
+ * scan_v2(data, cache) -> the 8 items of scan() (metadata spans carry the series index
+ * here), then created (bytes: int64 created_timestamp per series, 0 = none) and symbols
+ * (bytes: int64 start, end per symbol).
+ *
+ * Labels are references into the request's symbol table, which differs from request to
+ * request, so the key of a series is built from the strings: the 1.0 encoding of its
+ * labels (Label{name = 1, value = 2} as field 1, both fields always written), which
+ * decode_labels() reads like a 1.0 key.
+ */
+static int put_varint(Buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    int n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return buf_put(b, tmp, n);
+}
+
+static Py_ssize_t varint_size(uint64_t v) {
+    Py_ssize_t n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
+static int put_string_field(Buf *b, int field, const uint8_t *p, Py_ssize_t n) {
+    uint8_t tag = (uint8_t)(field << 3 | 2);
+    if (buf_put(b, &tag, 1) < 0 || put_varint(b, (uint64_t)n) < 0) return -1;
+    return buf_put(b, p, n);
+}
+
+static int scan_series_v2(Scan *s, Py_ssize_t pos, Py_ssize_t end, const Py_ssize_t *syms,
+                          Py_ssize_t nsyms, Buf *created, Buf *key) {
+    const uint8_t *d = s->d;
+    Py_ssize_t series_at = pos;
+    int64_t series = s->nseries++;
+    int64_t ct = 0;
+    s->spans.len = 0; /* label refs, as uint64 */
+    while (pos < end) {
+        Py_ssize_t at = pos, a, b;
+        uint64_t field, v;
+        int wire;
+        if (read_tag(d, &pos, end, &field, &wire) < 0) return -1;
+        if (field == 1 && wire == 2) { /* packed refs, as every sender writes them */
+            if (read_len(d, &pos, end, &a, &b) < 0) return -1;
+            while (a < b) {
+                if (read_varint(d, &a, b, &v) < 0 || buf_put(&s->spans, &v, 8) < 0) return -1;
+            }
+        } else if (field == 1) {
+            if (expect_wire(wire, 0, at) < 0 || read_varint(d, &pos, end, &v) < 0 ||
+                buf_put(&s->spans, &v, 8) < 0)
+                return -1;
+        } else if (field >= 2 && field <= 5) {
+            if (expect_wire(wire, 2, at) < 0 || read_len(d, &pos, end, &a, &b) < 0) return -1;
+            if (field == 2) {
+                if (scan_sample(s, a, b, series) < 0) return -1;
+            } else if (add_span(field == 3 ? s->histograms : field == 4 ? s->exemplars : s->metadata,
+                                series, a, b) < 0) {
+                return -1;
+            }
+        } else if (field == 6) {
+            if (expect_wire(wire, 0, at) < 0 || read_varint(d, &pos, end, &v) < 0) return -1;
+            ct = (int64_t)v;
+        } else if (skip(d, &pos, end, wire, at) < 0) {
+            return -1;
+        }
+    }
+    const uint64_t *refs = (const uint64_t *)s->spans.p;
+    Py_ssize_t nrefs = s->spans.len / 8;
+    if (nrefs % 2) return fail("odd number of label references in a series", series_at);
+    key->len = 0;
+    for (Py_ssize_t i = 0; i < nrefs; i += 2) {
+        if (refs[i] >= (uint64_t)nsyms || refs[i + 1] >= (uint64_t)nsyms)
+            return fail("label reference out of the symbol table in a series", series_at);
+        Py_ssize_t na = syms[2 * refs[i]], nb = syms[2 * refs[i] + 1];
+        Py_ssize_t va = syms[2 * refs[i + 1]], vb = syms[2 * refs[i + 1] + 1];
+        Py_ssize_t inner = 2 + varint_size((uint64_t)(nb - na)) + (nb - na) +
+                           varint_size((uint64_t)(vb - va)) + (vb - va);
+        uint8_t tag = 0x0a;
+        if (buf_put(key, &tag, 1) < 0 || put_varint(key, (uint64_t)inner) < 0 ||
+            put_string_field(key, 1, d + na, nb - na) < 0 ||
+            put_string_field(key, 2, d + va, vb - va) < 0)
+            return -1;
+    }
+    if (buf_put(created, &ct, 8) < 0) return -1;
+    PyObject *k = PyBytes_FromStringAndSize(key->p ? key->p : "", key->len);
+    if (k == NULL) return -1;
+    return lookup(s, k, series);
+}
+
+static PyObject *scan_v2(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *cache;
+    if (!PyArg_ParseTuple(args, "y*O", &view, &cache)) return NULL;
+    if (cache != Py_None && !PyDict_Check(cache)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "scan_v2: cache must be a dict or None");
+        return NULL;
+    }
+    Scan s;
+    memset(&s, 0, sizeof s);
+    Buf syms = {0}, created = {0}, key = {0};
+    s.d = (const uint8_t *)view.buf;
+    s.cache = cache == Py_None ? NULL : cache;
+    PyObject *out = NULL;
+    s.misses = PyList_New(0);
+    s.exemplars = PyList_New(0);
+    s.histograms = PyList_New(0);
+    s.metadata = PyList_New(0);
+    int ok = s.misses && s.exemplars && s.histograms && s.metadata;
+    /* Pass 1: the symbol table (field 4), wherever it is; pass 2: the series (field 5). */
+    for (int pass = 0; ok && pass < 2; pass++) {
+        Py_ssize_t pos = 0, end = view.len;
+        while (ok && pos < end) {
+            Py_ssize_t at = pos, a, b;
+            uint64_t field;
+            int wire;
+            if (read_tag(s.d, &pos, end, &field, &wire) < 0) {
+                ok = 0;
+            } else if (field == 4 || field == 5) {
+                if (expect_wire(wire, 2, at) < 0 || read_len(s.d, &pos, end, &a, &b) < 0) {
+                    ok = 0;
+                } else if (pass == 0 && field == 4) {
+                    Py_ssize_t span[2] = {a, b};
+                    ok = buf_put(&syms, span, sizeof span) == 0;
+                } else if (pass == 1 && field == 5) {
+                    ok = scan_series_v2(&s, a, b, (const Py_ssize_t *)syms.p,
+                                        syms.len / (Py_ssize_t)(2 * sizeof(Py_ssize_t)), &created,
+                                        &key) == 0;
+                }
+            } else if (skip(s.d, &pos, end, wire, at) < 0) {
+                ok = 0;
+            }
+        }
+    }
+    if (ok) {
+        out = Py_BuildValue("(NONNNOOONN)", take(&s.refs), s.misses, take(&s.sidx), take(&s.ts),
+                            take(&s.vals), s.exemplars, s.histograms, s.metadata, take(&created),
+                            take(&syms));
+    }
+    Py_XDECREF(s.misses);
+    Py_XDECREF(s.exemplars);
+    Py_XDECREF(s.histograms);
+    Py_XDECREF(s.metadata);
+    PyMem_Free(s.refs.p);
+    PyMem_Free(s.sidx.p);
+    PyMem_Free(s.ts.p);
+    PyMem_Free(s.vals.p);
+    PyMem_Free(s.spans.p);
+    PyMem_Free(syms.p);
+    PyMem_Free(created.p);
+    PyMem_Free(key.p);
     PyBuffer_Release(&view);
     return out;
 }
@@ -375,6 +540,7 @@ static PyObject *decode_labels(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "Scan a serialized prometheus.WriteRequest (see module source)."},
+    {"scan_v2", scan_v2, METH_VARARGS, "Scan a serialized io.prometheus.write.v2.Request."},
     {"decode_labels", decode_labels, METH_VARARGS, "Decode a series' raw label bytes."},
     {NULL, NULL, 0, NULL},
 };

@@ -35,10 +35,13 @@ from promhub.ingest.writerequest import (
     DecodeError,
     WriteRequestScan,
     decode_exemplar,
+    decode_exemplar_v2,
     decode_labels,
     decode_metadata,
+    decode_metadata_v2,
     decompress,
     scan,
+    scan_v2,
 )
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, METRIC_NAME_RE, Labels, quote
 from promhub.storage.interface import (
@@ -70,6 +73,7 @@ class WriteOutcome:
     status: int = 204
     message: str = ""
     samples_written: int = 0
+    exemplars_written: int = 0
     #: Samples refused, by reason (``out_of_order``, ``invalid_labels``, ...).
     rejected: dict[str, int] = field(default_factory=dict)
 
@@ -152,10 +156,11 @@ class RemoteWriteReceiver:
 
     # -- public -------------------------------------------------------------------------
 
-    def write(self, body: bytes) -> WriteOutcome:
-        """Store a snappy-compressed WriteRequest; never raises for bad input."""
+    def write(self, body: bytes, *, v2: bool = False) -> WriteOutcome:
+        """Store a snappy-compressed 1.0 ``WriteRequest`` (or, with ``v2``, a 2.0
+        ``Request``); never raises for bad input."""
         try:
-            out = self._write(decompress(body, self.max_decoded_bytes))
+            out = self._write(decompress(body, self.max_decoded_bytes), v2)
         except DecodeError as e:
             out = WriteOutcome(400, f"decoding remote write request: {e}")
         except StorageFullError as e:
@@ -182,18 +187,18 @@ class RemoteWriteReceiver:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> WriteOutcome:
+    def _write(self, data: bytes, v2: bool) -> WriteOutcome:
         try:
-            return self._append(data)
+            return self._append(data, v2)
         except UnknownSeriesError as e:
             # A cached ref was garbage-collected by the head (its series had no samples
             # left after a head cut). Nothing was written; resolve everything again.
             log.info("remote write: %s; resolving all series again", e)
             self._cache.clear()
-            return self._append(data)
+            return self._append(data, v2)
 
-    def _append(self, data: bytes) -> WriteOutcome:
-        sc = scan(data, self._cache)
+    def _append(self, data: bytes, v2: bool) -> WriteOutcome:
+        sc = scan_v2(data, self._cache) if v2 else scan(data, self._cache)
         out = WriteOutcome()
         problems: list[str] = []
         app = self._appendable.appender()
@@ -234,11 +239,16 @@ class RemoteWriteReceiver:
                     f"out of bounds: {n} samples more than 10m in the future refused, e.g. "
                     f"{self._name(sc, labels_of, int(sc.sample_series[i]))} at {int(ts[i])}"
                 )
+        sts = None
+        if sc.created is not None and sc.created.any():
+            # 2.0's created timestamp: when the series' counter started (a start timestamp).
+            sts = sc.created[sc.sample_series]
         if not keep.all():
             sample_refs, ts, vals = sample_refs[keep], ts[keep], vals[keep]
+            sts = None if sts is None else sts[keep]
         before = self._head.last_timestamps(sample_refs)
         if len(sample_refs):
-            app.append(sample_refs, ts, vals)
+            app.append(sample_refs, ts, vals, sts)
         try:
             res = app.commit()
         except StorageError:
@@ -254,9 +264,9 @@ class RemoteWriteReceiver:
                 f"samples refused, e.g. of {self._name(sc, labels_of, sc.histograms[0][0])}"
             )
         if sc.exemplars and self._exemplars is not None and self._exemplars.enabled:
-            self._store_exemplars(data, sc, refs, labels_of)
+            out.exemplars_written = self._store_exemplars(data, sc, refs, labels_of)
         if sc.metadata:
-            self._store_metadata(data, sc)
+            self._store_metadata(data, sc, refs, labels_of)
         if len(self._cache) > 2 * self._head.num_series() + 10_000:
             # Series that stopped coming (their refs since garbage-collected) would grow
             # the cache forever; flushing costs one round of decoding.
@@ -311,7 +321,7 @@ class RemoteWriteReceiver:
         sc: WriteRequestScan,
         refs: Refs,
         labels_of: dict[int, Labels],
-    ) -> None:
+    ) -> int:
         """Exemplars of valid series into the exemplar storage (after the commit, as
         Prometheus does); their errors never fail the request."""
         assert self._exemplars is not None
@@ -324,22 +334,38 @@ class RemoteWriteReceiver:
             ls = labels_of.get(i) or (self._head.labels_of(ref) if ref >= 0 else None)
             if ls is None:
                 continue
-            pairs, v, t = decode_exemplar(data, a, b)
+            if sc.symbols is None:
+                pairs, v, t = decode_exemplar(data, a, b)
+            else:
+                pairs, v, t = decode_exemplar_v2(data, a, b, sc.symbols)
             series.append(ls)
             ex_labels.append(Labels(sorted(p for p in pairs if p[1] != "")))
             values.append(v)
             stamps.append(t)
-        if series:
-            self._exemplars.append(
-                series,
-                ex_labels,
-                np.array(values, dtype=np.float64),
-                np.array(stamps, dtype=np.int64),
-                np.ones(len(series), dtype=bool),
-            )
+        if not series:
+            return 0
+        res = self._exemplars.append(
+            series,
+            ex_labels,
+            np.array(values, dtype=np.float64),
+            np.array(stamps, dtype=np.int64),
+            np.ones(len(series), dtype=bool),
+        )
+        return res.appended
 
-    def _store_metadata(self, data: bytes, sc: WriteRequestScan) -> None:
-        got = [decode_metadata(data, a, b) for a, b in sc.metadata]
+    def _store_metadata(
+        self, data: bytes, sc: WriteRequestScan, refs: Refs, labels_of: dict[int, Labels]
+    ) -> None:
+        if sc.symbols is None:
+            got = [decode_metadata(data, a, b) for _, a, b in sc.metadata]
+        else:
+            # 2.0: per series; the family is the series' metric name.
+            got = []
+            for i, a, b in sc.metadata:
+                ref = int(refs[i])
+                ls = labels_of.get(i) or (self._head.labels_of(ref) if ref >= 0 else None)
+                if ls is not None:
+                    got.append((ls.name, decode_metadata_v2(data, a, b, sc.symbols)))
         with self._lock:
             for name, md in got:
                 if name:

@@ -36,12 +36,17 @@ __all__ = [
     "DecodeError",
     "WriteRequestScan",
     "decode_exemplar",
+    "decode_exemplar_v2",
+    "decode_metadata_v2",
     "decode_labels",
     "decode_labels_python",
     "decode_metadata",
     "decompress",
     "scan",
     "scan_python",
+    "scan_v2",
+    "scan_v2_python",
+    "symbol",
     "snappy_length",
     "HAVE_EXTENSION",
 ]
@@ -92,8 +97,13 @@ class WriteRequestScan:
     exemplars: list[tuple[int, int, int]]
     #: ``(series index, start, end)`` of each Histogram message's bytes.
     histograms: list[tuple[int, int, int]]
-    #: ``(start, end)`` of each MetricMetadata message's bytes.
-    metadata: list[tuple[int, int]]
+    #: ``(series index, start, end)`` of each metadata message's bytes (1.0's request-level
+    #: MetricMetadata: series index -1; 2.0's per-series Metadata).
+    metadata: list[tuple[int, int, int]]
+    #: 2.0 only: per series, its created (start) timestamp in ms, 0 = none.
+    created: NDArray[np.int64] | None = None
+    #: 2.0 only: ``[n, 2]`` start and end offsets of the request's symbols.
+    symbols: NDArray[np.int64] | None = None
 
     @property
     def num_series(self) -> int:
@@ -143,8 +153,34 @@ def scan_python(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestSca
     return _wrap(raw)
 
 
+def scan_v2(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+    """Scan a serialized remote-write 2.0 ``io.prometheus.write.v2.Request``.
+
+    Series keys are the 1.0 encoding of their labels (symbols resolved), so
+    :func:`decode_labels` reads them; ``created`` and ``symbols`` are set.
+    """
+    try:
+        raw = _rwscan.scan_v2(data, cache) if _rwscan is not None else _scan_v2(bytes(data), cache)
+    except ValueError as e:
+        raise DecodeError(str(e)) from None
+    return _wrap(raw)
+
+
+def scan_v2_python(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+    """:func:`scan_v2` without the C extension."""
+    try:
+        raw = _scan_v2(bytes(data), cache)
+    except ValueError as e:
+        raise DecodeError(str(e)) from None
+    return _wrap(raw)
+
+
 def _wrap(raw: tuple[Any, ...]) -> WriteRequestScan:
-    refs, misses, sidx, ts, vals, exemplars, histograms, metadata = raw
+    refs, misses, sidx, ts, vals, exemplars, histograms, metadata = raw[:8]
+    created = symbols = None
+    if len(raw) > 8:
+        created = np.frombuffer(raw[8], dtype=np.int64)
+        symbols = np.frombuffer(raw[9], dtype=np.int64).reshape(-1, 2)
     return WriteRequestScan(
         np.frombuffer(refs, dtype=np.int64),
         misses,
@@ -154,6 +190,8 @@ def _wrap(raw: tuple[Any, ...]) -> WriteRequestScan:
         exemplars,
         histograms,
         metadata,
+        created,
+        symbols,
     )
 
 
@@ -231,7 +269,7 @@ def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
     vals: list[float] = []
     exemplars: list[tuple[int, int, int]] = []
     histograms: list[tuple[int, int, int]] = []
-    metadata: list[tuple[int, int]] = []
+    metadata: list[tuple[int, int, int]] = []
     pos, end = 0, len(d)
     while pos < end:
         at = pos
@@ -240,7 +278,7 @@ def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
             _expect(wire, 2, at)
             a, pos = _len(d, pos, end)
             if field == 3:
-                metadata.append((a, pos))
+                metadata.append((-1, a, pos))
                 continue
             series = len(refs)
             spans: list[tuple[int, int]] = []
@@ -302,6 +340,118 @@ def _sample(d: bytes, pos: int, end: int) -> tuple[int, float]:
         else:
             pos = _skip(d, pos, end, wire, at)
     return ts, value
+
+
+def _enc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _label_field(name: bytes, value: bytes) -> bytes:
+    inner = b"\x0a" + _enc_varint(len(name)) + name + b"\x12" + _enc_varint(len(value)) + value
+    return b"\x0a" + _enc_varint(len(inner)) + inner
+
+
+def _scan_v2(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
+    refs: list[int] = []
+    misses: list[tuple[int, bytes]] = []
+    sidx: list[int] = []
+    tss: list[int] = []
+    vals: list[float] = []
+    exemplars: list[tuple[int, int, int]] = []
+    histograms: list[tuple[int, int, int]] = []
+    metadata: list[tuple[int, int, int]] = []
+    created: list[int] = []
+    syms: list[tuple[int, int]] = []
+    end = len(d)
+    for pass_ in (0, 1):
+        pos = 0
+        while pos < end:
+            at = pos
+            field, wire, pos = _tag(d, pos, end)
+            if field not in (4, 5):
+                pos = _skip(d, pos, end, wire, at)
+                continue
+            _expect(wire, 2, at)
+            a, pos = _len(d, pos, end)
+            if pass_ == 0 and field == 4:
+                syms.append((a, pos))
+            elif pass_ == 1 and field == 5:
+                series = len(refs)
+                lrefs: list[int] = []
+                ct = 0
+                p, e = a, pos
+                while p < e:
+                    at = p
+                    f, w, p = _tag(d, p, e)
+                    if f == 1 and w == 2:
+                        sa, p = _len(d, p, e)
+                        while sa < p:
+                            v, sa = _varint(d, sa, p)
+                            lrefs.append(v)
+                    elif f == 1:
+                        _expect(w, 0, at)
+                        v, p = _varint(d, p, e)
+                        lrefs.append(v)
+                    elif 2 <= f <= 5:
+                        _expect(w, 2, at)
+                        sa, p = _len(d, p, e)
+                        if f == 2:
+                            ts, val = _sample(d, sa, p)
+                            sidx.append(series)
+                            tss.append(ts)
+                            vals.append(val)
+                        else:
+                            (histograms, exemplars, metadata)[f - 3].append((series, sa, p))
+                    elif f == 6:
+                        _expect(w, 0, at)
+                        v, p = _varint(d, p, e)
+                        ct = _I64.unpack(v.to_bytes(8, "little"))[0]
+                    else:
+                        p = _skip(d, p, e, w, at)
+                if len(lrefs) % 2:
+                    raise _Fail("odd number of label references in a series", a)
+                if any(r >= len(syms) for r in lrefs):
+                    raise _Fail("label reference out of the symbol table in a series", a)
+                key = b"".join(
+                    _label_field(d[slice(*syms[n])], d[slice(*syms[v])])
+                    for n, v in zip(lrefs[::2], lrefs[1::2], strict=True)
+                )
+                created.append(ct)
+                ref = cache.get(key, -1) if cache is not None else -1
+                if ref < 0:
+                    misses.append((series, key))
+                    ref = -1
+                refs.append(ref)
+    return (
+        np.array(refs, dtype=np.int64).tobytes(),
+        misses,
+        np.array(sidx, dtype=np.int64).tobytes(),
+        np.array(tss, dtype=np.int64).tobytes(),
+        np.array(vals, dtype=np.float64).tobytes(),
+        exemplars,
+        histograms,
+        metadata,
+        np.array(created, dtype=np.int64).tobytes(),
+        np.array(syms, dtype=np.int64).reshape(-1, 2).tobytes(),
+    )
+
+
+def symbol(data: bytes, symbols: NDArray[np.int64], ref: int) -> str:
+    """Symbol ``ref`` of a 2.0 request (``symbols`` from :attr:`WriteRequestScan.symbols`)."""
+    if not 0 <= ref < len(symbols):
+        raise DecodeError(f"malformed protobuf: symbol reference {ref} out of range")
+    try:
+        return data[int(symbols[ref, 0]) : int(symbols[ref, 1])].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("malformed protobuf: symbol is not valid UTF-8") from None
 
 
 # -- the rarer parts, decoded in Python ---------------------------------------------------
@@ -416,3 +566,75 @@ def decode_metadata(data: bytes, start: int, end: int) -> tuple[str, Metadata]:
         raise DecodeError(f"{e} (in metric metadata)") from None
     mtype = METRIC_TYPES[kind] if kind < len(METRIC_TYPES) else "unknown"
     return strings.get("2", ""), Metadata(mtype, strings.get("4", ""), strings.get("5", ""))
+
+
+def _refs(d: bytes, pos: int, end: int, wire: int, at: int, out: list[int]) -> int:
+    """Append a (packed or single) repeated uint32 field's values to ``out``."""
+    if wire == 2:
+        a, pos = _len(d, pos, end)
+        while a < pos:
+            v, a = _varint(d, a, pos)
+            out.append(v)
+        return pos
+    _expect(wire, 0, at)
+    v, pos = _varint(d, pos, end)
+    out.append(v)
+    return pos
+
+
+def decode_exemplar_v2(
+    data: bytes, start: int, end: int, symbols: NDArray[np.int64]
+) -> tuple[list[tuple[str, str]], float, int]:
+    """A 2.0 Exemplar message: its label pairs (symbols resolved), value and timestamp."""
+    refs: list[int] = []
+    value, ts = 0.0, 0
+    try:
+        pos = start
+        while pos < end:
+            at = pos
+            field, wire, pos = _tag(data, pos, end)
+            if field == 1:
+                pos = _refs(data, pos, end, wire, at, refs)
+            elif field == 2:
+                _expect(wire, 1, at)
+                if end - pos < 8:
+                    raise _Fail("truncated fixed64", pos)
+                value = _F64.unpack_from(data, pos)[0]
+                pos += 8
+            elif field == 3:
+                _expect(wire, 0, at)
+                v, pos = _varint(data, pos, end)
+                ts = _I64.unpack(v.to_bytes(8, "little"))[0]
+            else:
+                pos = _skip(data, pos, end, wire, at)
+    except ValueError as e:
+        raise DecodeError(f"{e} (in an exemplar)") from None
+    names = [symbol(data, symbols, r) for r in refs]
+    return list(zip(names[::2], names[1::2], strict=False)), value, ts
+
+
+def decode_metadata_v2(data: bytes, start: int, end: int, symbols: NDArray[np.int64]) -> Metadata:
+    """A 2.0 per-series Metadata message (type, help_ref, unit_ref)."""
+    kind = help_ref = unit_ref = 0
+    try:
+        pos = start
+        while pos < end:
+            at = pos
+            field, wire, pos = _tag(data, pos, end)
+            if field in (1, 3, 4):
+                _expect(wire, 0, at)
+                v, pos = _varint(data, pos, end)
+                if field == 1:
+                    kind = v
+                elif field == 3:
+                    help_ref = v
+                else:
+                    unit_ref = v
+            else:
+                pos = _skip(data, pos, end, wire, at)
+    except ValueError as e:
+        raise DecodeError(f"{e} (in metadata)") from None
+    mtype = METRIC_TYPES[kind] if kind < len(METRIC_TYPES) else "unknown"
+    help_text = symbol(data, symbols, help_ref) if len(symbols) else ""
+    unit = symbol(data, symbols, unit_ref) if len(symbols) else ""
+    return Metadata(mtype, help_text, unit)

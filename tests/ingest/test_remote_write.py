@@ -18,7 +18,7 @@ import cramjam
 import pytest
 
 from tests.conftest import PromhubProcess
-from tests.ingest.prompb import encode, write_request
+from tests.ingest.prompb import encode, write_request, write_request_v2
 
 NOW = int(time.time() * 1000)
 V2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
@@ -41,6 +41,21 @@ def post(
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def post_v2(srv: PromhubProcess, req: Any) -> tuple[int, str, dict[str, str]]:
+    body = encode(req)
+    headers = {
+        "Content-Type": V2,
+        "Content-Encoding": "snappy",
+        "X-Prometheus-Remote-Write-Version": "2.0.0",
+    }
+    r = urllib.request.Request(srv.url + "/api/v1/write", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status, resp.read().decode(), dict(resp.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), dict(e.headers)
 
 
 def stored(srv: PromhubProcess, selector: str) -> dict[str, list[tuple[int, str]]]:
@@ -216,7 +231,7 @@ def test_exemplars_are_stored_when_exemplar_storage_is_on(srv: PromhubProcess) -
 @pytest.mark.parametrize(
     ("content_type", "encoding", "needle"),
     [
-        (V2, "snappy", "remote write 2.0 is not supported yet"),
+        ("application/x-protobuf;proto=io.prometheus.write.v3.Request", "snappy", "accepted"),
         ("application/json", "snappy", "unsupported content type"),
         ("application/x-protobuf", "gzip", "gzip encoding (compression) is not accepted"),
     ],
@@ -252,3 +267,57 @@ def test_acknowledged_samples_survive_kill_9(promhub_factory: Any, tmp_path: Pat
     got = stored(q, "rw_durable")
     assert len(got) == 500
     assert got['{"__name__": "rw_durable", "i": "7"}'] == [(NOW, "7")]
+
+
+# -- remote write 2.0 ---------------------------------------------------------------------
+
+
+def test_v2_requests_are_stored_and_report_what_was_written(srv: PromhubProcess) -> None:
+    req, _ = write_request_v2(
+        [
+            ({"__name__": "rw2_total", "job": "a"}, [(NOW - 1000, 1.0), (NOW, 2.0)]),
+            ({"__name__": "rw2_total", "job": "b"}, [(NOW, 5.0)]),
+        ],
+        created=NOW - 60_000,
+    )
+    code, text, headers = post_v2(srv, req)
+    assert (code, text) == (204, "")
+    assert headers["X-Prometheus-Remote-Write-Samples-Written"] == "3"
+    assert headers["X-Prometheus-Remote-Write-Histograms-Written"] == "0"
+    assert stored(srv, "rw2_total") == {
+        '{"__name__": "rw2_total", "job": "a"}': [(NOW - 1000, "1"), (NOW, "2")],
+        '{"__name__": "rw2_total", "job": "b"}': [(NOW, "5")],
+    }
+
+
+def test_v2_partial_write_is_400_with_the_written_count(srv: PromhubProcess) -> None:
+    req, _ = write_request_v2(
+        [({"__name__": "rw2_ok"}, [(NOW, 1.0)]), ({"__name__": "rw2-bad"}, [(NOW, 2.0)])]
+    )
+    code, text, headers = post_v2(srv, req)
+    assert code == 400 and "invalid metric name 'rw2-bad'" in text
+    assert headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    assert stored(srv, '{__name__=~"rw2_ok|rw2-bad"}') == {'{"__name__": "rw2_ok"}': [(NOW, "1")]}
+
+
+def test_v2_exemplars_are_stored(srv: PromhubProcess) -> None:
+    req, syms = write_request_v2([({"__name__": "rw2_ex_bucket", "le": "1"}, [(NOW, 3.0)])])
+    ex = req.timeseries[0].exemplars.add(value=0.3, timestamp=NOW - 5)
+    ex.labels_refs.extend([syms.ref("trace_id"), syms.ref("v2trace")])
+    del req.symbols[:]
+    req.symbols.extend(syms.table)
+    code, _, headers = post_v2(srv, req)
+    assert code == 204 and headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "1"
+    q = urllib.parse.urlencode(
+        {"query": "rw2_ex_bucket", "start": str(NOW / 1000 - 60), "end": str(NOW / 1000 + 60)}
+    )
+    data = json.loads(srv.get(f"/api/v1/query_exemplars?{q}")[1])["data"]
+    assert data[0]["exemplars"][0]["labels"] == {"trace_id": "v2trace"}
+
+
+def test_v2_malformed_symbols_are_400(srv: PromhubProcess) -> None:
+    req, _ = write_request_v2([({"__name__": "rw2_badref"}, [(NOW, 1.0)])])
+    req.timeseries[0].labels_refs.extend([40, 41])  # beyond the symbol table
+    code, text, _ = post_v2(srv, req)
+    assert code == 400 and "label reference out of the symbol table" in text
+    assert stored(srv, "rw2_badref") == {}

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promhub.ingest import writerequest as wr
-from tests.ingest.prompb import MESSAGES, write_request
+from tests.ingest.prompb import MESSAGES, MESSAGES_V2, write_request, write_request_v2
 
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
@@ -23,12 +23,13 @@ needs_ext = pytest.mark.skipif(
 )
 
 
-def scan_both(data: bytes, cache: dict[bytes, int] | None) -> wr.WriteRequestScan:
+def scan_both(data: bytes, cache: dict[bytes, int] | None, v2: bool = False) -> wr.WriteRequestScan:
     """Scan with both implementations, assert identical output (or identical errors)."""
     py_err = c_err = None
     py = c = None
+    py_scan, c_scan = (wr.scan_v2_python, wr.scan_v2) if v2 else (wr.scan_python, wr.scan)
     try:
-        py = wr.scan_python(data, dict(cache) if cache is not None else None)
+        py = py_scan(data, dict(cache) if cache is not None else None)
     except wr.DecodeError as e:
         py_err = str(e)
     if not wr.HAVE_EXTENSION:
@@ -37,7 +38,7 @@ def scan_both(data: bytes, cache: dict[bytes, int] | None) -> wr.WriteRequestSca
         assert py is not None
         return py
     try:
-        c = wr.scan(data, dict(cache) if cache is not None else None)
+        c = c_scan(data, dict(cache) if cache is not None else None)
     except wr.DecodeError as e:
         c_err = str(e)
     assert py_err == c_err
@@ -53,6 +54,8 @@ def scan_both(data: bytes, cache: dict[bytes, int] | None) -> wr.WriteRequestSca
     assert py.exemplars == c.exemplars
     assert py.histograms == c.histograms
     assert py.metadata == c.metadata
+    for a, b in ((py.created, c.created), (py.symbols, c.symbols)):
+        assert (a is None and b is None) or np.array_equal(a, b)  # type: ignore[arg-type]
     for _, key in c.misses:
         assert labels_both(key) == wr.decode_labels_python(key)
     return c
@@ -165,7 +168,8 @@ def test_exemplars_histograms_and_metadata_are_located() -> None:
     assert len(got.histograms) == 1 and got.histograms[0][0] == 0
     (i, a, b) = got.exemplars[0]
     assert i == 0 and wr.decode_exemplar(body, a, b) == ([("trace_id", "abc")], 0.5, 3)
-    name, meta = wr.decode_metadata(body, *got.metadata[0])
+    assert got.metadata[0][0] == -1  # 1.0 metadata belongs to the request, not a series
+    name, meta = wr.decode_metadata(body, *got.metadata[0][1:])
     assert (name, meta.type, meta.help, meta.unit) == ("h", "counter", "help text", "seconds")
 
 
@@ -237,3 +241,83 @@ def test_decompress_checks_the_announced_size_before_decoding() -> None:
 @needs_ext
 def test_the_extension_is_built_in_this_checkout() -> None:
     assert wr.HAVE_EXTENSION
+
+
+# -- remote write 2.0 -----------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series, st.integers(-(2**40), 2**40))
+def test_v2_requests_scan_like_the_protobuf_runtime(
+    ser: list[tuple[dict[str, str], list[tuple[int, float]]]], created: int
+) -> None:
+    req, _ = write_request_v2(ser, created=created)
+    body = req.SerializeToString()
+    got = scan_both(body, None, v2=True)
+    assert got.num_series == len(ser)
+    assert got.timestamps.tolist() == [t for _, ss in ser for t, _ in ss]
+    assert got.created is not None and got.created.tolist() == [created] * len(ser)
+    for (_i, key), (labels, _) in zip(got.misses, ser, strict=True):
+        assert wr.decode_labels(key) == sorted(labels.items())
+    # The keys are stable across requests with other symbol tables: the cache hits.
+    cache = {k: 50 + i for i, k in got.misses}
+    other, _ = write_request_v2([({"zzz": "first"}, [])] + ser)  # shifts every symbol ref
+    warm = scan_both(other.SerializeToString(), cache, v2=True)
+    assert warm.refs[1:].tolist() == [cache[k] for _, k in got.misses]
+
+
+def test_v2_unpacked_label_refs_and_symbols_after_series_are_accepted() -> None:
+    # TimeSeries{labels_refs: 1, 2 (unpacked), samples{ts 9}}, then symbols "", "__name__", "up"
+    ts = b"\x08\x01\x08\x02" + b"\x12\x02\x10\x09"
+    body = b"\x2a" + bytes([len(ts)]) + ts + b"\x22\x00" + b"\x22\x08__name__" + b"\x22\x02up"
+    got = scan_both(body, None, v2=True)
+    assert wr.decode_labels(got.misses[0][1]) == [("__name__", "up")]
+    assert got.timestamps.tolist() == [9]
+
+
+@pytest.mark.parametrize(
+    ("ts", "message"),
+    [
+        (b"\x0a\x01\x01", "odd number of label references in a series at byte 2"),
+        (b"\x0a\x02\x00\x07", "label reference out of the symbol table in a series at byte 2"),
+        (b"\x0a\x02\x00\x80", "truncated varint at byte 5"),
+    ],
+)
+def test_v2_bad_label_refs_fail_identically(ts: bytes, message: str) -> None:
+    body = b"\x2a" + bytes([len(ts)]) + ts + b"\x22\x00"
+    with pytest.raises(wr.DecodeError) as e:
+        scan_both(body, None, v2=True)
+    assert str(e.value) == f"malformed protobuf: {message}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(series, st.integers(0, 200), st.binary(min_size=1, max_size=3))
+def test_v2_corrupted_requests_never_crash_and_both_agree(
+    ser: list[tuple[dict[str, str], list[tuple[int, float]]]], at: int, junk: bytes
+) -> None:
+    body = bytearray(write_request_v2(ser)[0].SerializeToString())
+    at = at % (len(body) + 1)
+    body[at : at + len(junk)] = junk
+    with contextlib.suppress(wr.DecodeError):
+        scan_both(bytes(body), {}, v2=True)
+
+
+def test_v2_exemplars_and_metadata_resolve_symbols() -> None:
+    req, syms = write_request_v2([({"__name__": "h_total"}, [(1, 1.0)])])
+    t = req.timeseries[0]
+    ex = t.exemplars.add(value=0.25, timestamp=4)
+    ex.labels_refs.extend([syms.ref("trace_id"), syms.ref("t1")])
+    t.metadata.type = 1
+    t.metadata.help_ref = syms.ref("Requests.")
+    t.metadata.unit_ref = 0
+    del req.symbols[:]
+    req.symbols.extend(syms.table)
+    body = req.SerializeToString()
+    got = scan_both(body, None, v2=True)
+    assert got.symbols is not None
+    (i, a, b) = got.exemplars[0]
+    assert wr.decode_exemplar_v2(body, a, b, got.symbols) == ([("trace_id", "t1")], 0.25, 4)
+    (i, a, b) = got.metadata[0]
+    md = wr.decode_metadata_v2(body, a, b, got.symbols)
+    assert (i, md.type, md.help, md.unit) == (0, "counter", "Requests.", "")
+    assert MESSAGES_V2["Request"].FromString(body).timeseries[0].metadata.type == 1
