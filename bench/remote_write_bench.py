@@ -99,6 +99,37 @@ def build_requests(series: int, per_request: int, rounds: int, t0: int) -> list[
     return out
 
 
+def build_request_v2(series: int, t: int) -> bytes:
+    """One 2.0 Request (symbol table + label refs) with the same series, compressed."""
+    import struct
+
+    syms: dict[str, int] = {"": 0}
+
+    def ref(x: str) -> int:
+        return syms.setdefault(x, len(syms))
+
+    parts = []
+    for i in range(series):
+        refs = b"".join(
+            _varint(ref(n)) + _varint(ref(v))
+            for n, v in sorted(
+                [
+                    ("__name__", f"bench_metric_{i % 200}_total"),
+                    ("env", "prod"),
+                    ("instance", f"host-{i // 1000}:9100"),
+                    ("job", "bench"),
+                    ("path", f"/api/v{i % 3}/items"),
+                    ("series", str(i)),
+                    ("zone", f"eu-{i % 4}"),
+                ]
+            )
+        )
+        sample = b"\x09" + struct.pack("<d", float(i)) + b"\x10" + _varint(t)
+        parts.append(_field(5, _field(1, refs) + _field(2, sample)))
+    table = b"".join(_field(4, x.encode()) for x in syms)
+    return bytes(cramjam.snappy.compress_raw(table + b"".join(parts)))
+
+
 # -- the client process -------------------------------------------------------------------
 
 
@@ -239,6 +270,15 @@ def decode_rates(args: argparse.Namespace) -> dict[str, float]:
     if wr.HAVE_EXTENSION:
         out["c_warm"] = _rate(lambda: wr.scan(wr.decompress(body, 1 << 30), warm), per)
         out["c_cold"] = _rate(lambda: wr.scan(wr.decompress(body, 1 << 30), {}), per)
+    body2 = build_request_v2(per, 1_700_000_000_000)
+    raw2 = wr.decompress(body2, 1 << 30)
+    warm2 = {k: i for i, (_, k) in enumerate(wr.scan_v2_python(raw2, None).misses)}
+    out["python_v2_warm"] = _rate(
+        lambda: wr.scan_v2_python(wr.decompress(body2, 1 << 30), warm2), per
+    )
+    if wr.HAVE_EXTENSION:
+        out["c_v2_warm"] = _rate(lambda: wr.scan_v2(wr.decompress(body2, 1 << 30), warm2), per)
+        out["c_v2_cold"] = _rate(lambda: wr.scan_v2(wr.decompress(body2, 1 << 30), {}), per)
     # The in-process receiver: decode + cache + append + WAL commit, no HTTP.
     tmp = tempfile.mkdtemp(prefix="rwbench-db-")
     try:
@@ -277,6 +317,9 @@ def main() -> None:
         "c_cold": "snappy + C scan, cold (all series new)",
         "python_warm": "snappy + Python scan, warm cache",
         "python_cold": "snappy + Python scan, cold",
+        "c_v2_warm": "2.0: snappy + C scan_v2, warm cache",
+        "c_v2_cold": "2.0: snappy + C scan_v2, cold",
+        "python_v2_warm": "2.0: snappy + Python scan_v2, warm cache",
         "receiver_in_process": "receiver.write (decode+append+WAL), warm, no HTTP",
     }
     for k, label in labels.items():
