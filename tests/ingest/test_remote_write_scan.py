@@ -252,3 +252,83 @@ def test_without_the_extension_the_python_twin_serves(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[('__name__', 'a')] [5]"
+
+
+# -- remote write 2.0 -----------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series, st.integers(-(2**40), 2**40))
+def test_v2_requests_scan_like_the_protobuf_runtime(
+    ser: list[tuple[dict[str, str], list[tuple[int, float]]]], created: int
+) -> None:
+    req, _ = write_request_v2(ser, created=created)
+    body = req.SerializeToString()
+    got = scan_both(body, None, v2=True)
+    assert got.num_series == len(ser)
+    assert got.timestamps.tolist() == [t for _, ss in ser for t, _ in ss]
+    assert got.created is not None and got.created.tolist() == [created] * len(ser)
+    for (_i, key), (labels, _) in zip(got.misses, ser, strict=True):
+        assert wr.decode_labels(key) == sorted(labels.items())
+    # The keys are stable across requests with other symbol tables: the cache hits.
+    cache = {k: 50 + i for i, k in got.misses}
+    other, _ = write_request_v2([({"zzz": "first"}, [])] + ser)  # shifts every symbol ref
+    warm = scan_both(other.SerializeToString(), cache, v2=True)
+    assert warm.refs[1:].tolist() == [cache[k] for _, k in got.misses]
+
+
+def test_v2_unpacked_label_refs_and_symbols_after_series_are_accepted() -> None:
+    # TimeSeries{labels_refs: 1, 2 (unpacked), samples{ts 9}}, then symbols "", "__name__", "up"
+    ts = b"\x08\x01\x08\x02" + b"\x12\x02\x10\x09"
+    body = b"\x2a" + bytes([len(ts)]) + ts + b"\x22\x00" + b"\x22\x08__name__" + b"\x22\x02up"
+    got = scan_both(body, None, v2=True)
+    assert wr.decode_labels(got.misses[0][1]) == [("__name__", "up")]
+    assert got.timestamps.tolist() == [9]
+
+
+@pytest.mark.parametrize(
+    ("ts", "message"),
+    [
+        (b"\x0a\x01\x01", "odd number of label references in a series at byte 2"),
+        (b"\x0a\x02\x00\x07", "label reference out of the symbol table in a series at byte 2"),
+        (b"\x0a\x02\x00\x80", "truncated varint at byte 5"),
+    ],
+)
+def test_v2_bad_label_refs_fail_identically(ts: bytes, message: str) -> None:
+    body = b"\x2a" + bytes([len(ts)]) + ts + b"\x22\x00"
+    with pytest.raises(wr.DecodeError) as e:
+        scan_both(body, None, v2=True)
+    assert str(e.value) == f"malformed protobuf: {message}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(series, st.integers(0, 200), st.binary(min_size=1, max_size=3))
+def test_v2_corrupted_requests_never_crash_and_both_agree(
+    ser: list[tuple[dict[str, str], list[tuple[int, float]]]], at: int, junk: bytes
+) -> None:
+    body = bytearray(write_request_v2(ser)[0].SerializeToString())
+    at = at % (len(body) + 1)
+    body[at : at + len(junk)] = junk
+    with contextlib.suppress(wr.DecodeError):
+        scan_both(bytes(body), {}, v2=True)
+
+
+def test_v2_exemplars_and_metadata_resolve_symbols() -> None:
+    req, syms = write_request_v2([({"__name__": "h_total"}, [(1, 1.0)])])
+    t = req.timeseries[0]
+    ex = t.exemplars.add(value=0.25, timestamp=4)
+    ex.labels_refs.extend([syms.ref("trace_id"), syms.ref("t1")])
+    t.metadata.type = 1
+    t.metadata.help_ref = syms.ref("Requests.")
+    t.metadata.unit_ref = 0
+    del req.symbols[:]
+    req.symbols.extend(syms.table)
+    body = req.SerializeToString()
+    got = scan_both(body, None, v2=True)
+    assert got.symbols is not None
+    (i, a, b) = got.exemplars[0]
+    assert wr.decode_exemplar_v2(body, a, b, got.symbols) == ([("trace_id", "t1")], 0.25, 4)
+    (i, a, b) = got.metadata[0]
+    md = wr.decode_metadata_v2(body, a, b, got.symbols)
+    assert (i, md.type, md.help, md.unit) == (0, "counter", "Requests.", "")
+    assert MESSAGES_V2["Request"].FromString(body).timeseries[0].metadata.type == 1
