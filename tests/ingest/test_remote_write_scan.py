@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promhub.ingest import writerequest as wr
-from tests.ingest.prompb import MESSAGES, write_request
+from tests.ingest.prompb import MESSAGES, MESSAGES_V2, write_request, write_request_v2
 
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
