@@ -95,7 +95,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="enable_feature",
         action="append",
         default=[],
-        help="comma-separated feature names to enable (promhub knows: exemplar-storage)",
+        help="comma-separated feature names to enable "
+        "(promhub knows: exemplar-storage, remote-write-receiver)",
     )
     _add_web_query_flags(p)
 
@@ -231,6 +232,13 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         logging.getLogger("promhub").warning("Unknown option for --enable-feature: %s", name)
     if "exemplar-storage" in features:
         logging.getLogger("promhub").info("Experimental in-memory exemplar storage enabled")
+    if "remote-write-receiver" in features:
+        # Prometheus 2.x's old spelling, deprecated there in favour of the flag.
+        args.enable_remote_write_receiver = True
+        logging.getLogger("promhub").warning(
+            "Remote write receiver enabled via feature flag remote-write-receiver. "
+            "This is DEPRECATED. Use --web.enable-remote-write-receiver."
+        )
     try:
         opts = Options(
             config_file=args.config_file,

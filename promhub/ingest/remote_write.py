@@ -18,6 +18,7 @@ would lose its good samples too. This is the partial-write rule of remote-write 
 - malformed snappy or protobuf, out-of-order, duplicate or too-old samples, samples more
   than 10 minutes in the future, invalid label sets, native histograms (not supported
   yet): 400, with a message naming the problem and an example series;
+- a decoded size over ``max_decoded_bytes``: 413;
 - the WAL cannot be written (full disk): 500, nothing of the request is stored.
 """
 
@@ -33,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from promhub.ingest.writerequest import (
     DecodeError,
+    TooLargeError,
     WriteRequestScan,
     decode_exemplar,
     decode_exemplar_v2,
@@ -161,6 +163,8 @@ class RemoteWriteReceiver:
         ``Request``); never raises for bad input."""
         try:
             out = self._write(decompress(body, self.max_decoded_bytes), v2)
+        except TooLargeError as e:
+            out = WriteOutcome(413, f"decoding remote write request: {e}")
         except DecodeError as e:
             out = WriteOutcome(400, f"decoding remote write request: {e}")
         except StorageFullError as e:

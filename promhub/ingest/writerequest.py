@@ -34,6 +34,7 @@ from promhub.storage.interface import Metadata
 
 __all__ = [
     "DecodeError",
+    "TooLargeError",
     "WriteRequestScan",
     "decode_exemplar",
     "decode_exemplar_v2",
@@ -66,6 +67,10 @@ Buffer: TypeAlias = bytes | bytearray | memoryview
 
 class DecodeError(ValueError):
     """The request body is not valid snappy or not a valid protobuf WriteRequest."""
+
+
+class TooLargeError(DecodeError):
+    """The body announces a decoded size over the receiver's limit."""
 
 
 #: Prometheus' MetricType enum values, in order.
@@ -127,7 +132,7 @@ def decompress(body: bytes, limit: int) -> bytes:
     if n < 0:
         raise DecodeError("snappy: corrupt input (bad length header)")
     if n > limit:
-        raise DecodeError(f"snappy: decoded size {n} bytes exceeds the limit of {limit} bytes")
+        raise TooLargeError(f"snappy: decoded size {n} bytes exceeds the limit of {limit} bytes")
     try:
         return bytes(cramjam.snappy.decompress_raw(body))
     except Exception as e:  # cramjam.DecompressionError and friends

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 DAY_MS = 86_400_000
 
 #: ``--enable-feature`` values promhub implements; others are logged and ignored.
-KNOWN_FEATURES = frozenset({"exemplar-storage"})
+KNOWN_FEATURES = frozenset({"exemplar-storage", "remote-write-receiver"})
 
 
 def parse_features(values: Iterable[str]) -> tuple[frozenset[str], list[str]]:

@@ -104,6 +104,13 @@ def test_receiver_is_off_unless_enabled_like_prometheus(promhub_factory: Any) ->
     )
 
 
+def test_prometheus_2_feature_flag_spelling_turns_it_on_too(promhub_factory: Any) -> None:
+    p = promhub_factory(None, None, "--enable-feature=remote-write-receiver")
+    p.wait_ready()
+    assert post(p, encode(write_request([({"__name__": "a"}, [(NOW, 1.0)])]))) == (204, "")
+    assert "DEPRECATED. Use --web.enable-remote-write-receiver" in p.log()
+
+
 def test_samples_are_stored_with_exact_values(srv: PromhubProcess) -> None:
     req = write_request(
         [
@@ -141,8 +148,10 @@ def test_bad_snappy_is_400_and_changes_nothing(srv: PromhubProcess) -> None:
     body = encode(write_request([({"__name__": "rw_bad1"}, [(NOW + 1, 9.0)])]))
     code, text = post(srv, body[:-3])  # truncated
     assert code == 400 and "snappy" in text
-    code, text = post(srv, b"\xff\xff\xff\xff\x0f" + b"x" * 20)
+    code, text = post(srv, b"\x14" + b"\xfe" * 20)  # 20 bytes announced, then garbage
     assert code == 400 and "snappy" in text
+    code, text = post(srv, b"\xff\xff\xff\xff\x0f" + b"x" * 20)  # announces 4 GiB
+    assert code == 413 and "exceeds the limit" in text
     assert stored(srv, '{__name__=~"rw_bad.*"}') == before
 
 

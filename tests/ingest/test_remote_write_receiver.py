@@ -85,3 +85,15 @@ def test_concurrent_requests_all_land(tmp_path: Path) -> None:
         assert db.head.num_series() == 200
     finally:
         db.close()
+
+
+def test_a_body_announcing_too_much_decoded_data_is_413(tmp_path: Path) -> None:
+    db = DB.open(tmp_path)
+    try:
+        recv = RemoteWriteReceiver(db, db.head, max_decoded_bytes=1000)
+        req = write_request([({"__name__": "big", "i": str(i)}, [(T0, 1.0)]) for i in range(100)])
+        out = recv.write(encode(req))
+        assert out.status == 413 and "exceeds the limit of 1000 bytes" in out.message
+        assert samples(db, "big") == []
+    finally:
+        db.close()
