@@ -9,7 +9,7 @@
  * The pure-Python twin in promhub/ingest/writerequest.py must produce the same output and
  * the same error messages; tests/ingest/test_remote_write_scan.py checks that they do.
  *
- * scan(data, cache) -> (refs, misses, sample_series, timestamps, values,
+ * scan(data, cache[, max_series, max_samples]) -> (refs, misses, sample_series, timestamps, values,
  *                       exemplars, histograms, metadata)
  *   refs           bytes: int64 per series, the cache's value or -1
  *   misses         list of (series index, key bytes) for series not in the cache
@@ -58,6 +58,7 @@ typedef struct {
     Buf refs, sidx, ts, vals, spans;
     PyObject *misses, *exemplars, *histograms, *metadata;
     int64_t nseries;
+    Py_ssize_t max_series, max_samples; /* 0: no limit */
 } Scan;
 
 static int fail(const char *what, Py_ssize_t at) {
@@ -138,7 +139,19 @@ static int add_span(PyObject *list, int64_t series, Py_ssize_t a, Py_ssize_t b) 
     return rc;
 }
 
+/* The limits keep a small body that decodes into millions of tiny messages from costing
+ * gigabytes of output: OverflowError, which the Python side answers with 413. */
+static int over_limit(Scan *s, const char *what, Py_ssize_t have, Py_ssize_t max) {
+    if (max > 0 && have >= max) {
+        PyErr_Format(PyExc_OverflowError, "more than %zd %s in one request", max, what);
+        return 1;
+    }
+    (void)s;
+    return 0;
+}
+
 static int scan_sample(Scan *s, Py_ssize_t pos, Py_ssize_t end, int64_t series) {
+    if (over_limit(s, "samples", s->ts.len / 8, s->max_samples)) return -1;
     const uint8_t *d = s->d;
     double value = 0.0;
     int64_t ts = 0;
@@ -198,6 +211,7 @@ static int lookup(Scan *s, PyObject *key, int64_t series) {
 
 static int scan_series(Scan *s, Py_ssize_t pos, Py_ssize_t end) {
     const uint8_t *d = s->d;
+    if (over_limit(s, "series", (Py_ssize_t)s->nseries, s->max_series)) return -1;
     int64_t series = s->nseries++;
     /* Label field spans [tag start, payload end) in s->spans, as pairs of Py_ssize_t. */
     s->spans.len = 0;
@@ -275,7 +289,8 @@ static PyObject *take(Buf *b) {
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *cache;
-    if (!PyArg_ParseTuple(args, "y*O", &view, &cache)) return NULL;
+    Py_ssize_t max_series = 0, max_samples = 0;
+    if (!PyArg_ParseTuple(args, "y*O|nn", &view, &cache, &max_series, &max_samples)) return NULL;
     if (cache != Py_None && !PyDict_Check(cache)) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_TypeError, "scan: cache must be a dict or None");
@@ -285,6 +300,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     memset(&s, 0, sizeof s);
     s.d = (const uint8_t *)view.buf;
     s.cache = cache == Py_None ? NULL : cache;
+    s.max_series = max_series;
+    s.max_samples = max_samples;
     PyObject *out = NULL;
     s.misses = PyList_New(0);
     s.exemplars = PyList_New(0);
@@ -346,6 +363,7 @@ static int scan_series_v2(Scan *s, Py_ssize_t pos, Py_ssize_t end, const Py_ssiz
                           Py_ssize_t nsyms, Buf *created, Buf *key) {
     const uint8_t *d = s->d;
     Py_ssize_t series_at = pos;
+    if (over_limit(s, "series", (Py_ssize_t)s->nseries, s->max_series)) return -1;
     int64_t series = s->nseries++;
     int64_t ct = 0;
     s->spans.len = 0; /* label refs, as uint64 */
@@ -404,7 +422,8 @@ static int scan_series_v2(Scan *s, Py_ssize_t pos, Py_ssize_t end, const Py_ssiz
 static PyObject *scan_v2(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *cache;
-    if (!PyArg_ParseTuple(args, "y*O", &view, &cache)) return NULL;
+    Py_ssize_t max_series = 0, max_samples = 0;
+    if (!PyArg_ParseTuple(args, "y*O|nn", &view, &cache, &max_series, &max_samples)) return NULL;
     if (cache != Py_None && !PyDict_Check(cache)) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_TypeError, "scan_v2: cache must be a dict or None");
@@ -415,6 +434,8 @@ static PyObject *scan_v2(PyObject *self, PyObject *args) {
     Buf syms = {0}, created = {0}, key = {0};
     s.d = (const uint8_t *)view.buf;
     s.cache = cache == Py_None ? NULL : cache;
+    s.max_series = max_series;
+    s.max_samples = max_samples;
     PyObject *out = NULL;
     s.misses = PyList_New(0);
     s.exemplars = PyList_New(0);

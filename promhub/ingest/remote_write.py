@@ -18,7 +18,9 @@ would lose its good samples too. This is the partial-write rule of remote-write 
 - malformed snappy or protobuf, out-of-order, duplicate or too-old samples, samples more
   than 10 minutes in the future, invalid label sets, native histograms (not supported
   yet): 400, with a message naming the problem and an example series;
-- a decoded size over ``max_decoded_bytes``: 413;
+- a decoded size over ``max_decoded_bytes``, more series or samples than
+  ``max_series_per_request``/``max_samples_per_request``: 413 (senders send a few
+  thousand; the limits stop a small body that decodes into millions of empty messages);
 - the WAL cannot be written (full disk): 500, nothing of the request is stored.
 """
 
@@ -119,13 +121,17 @@ class RemoteWriteReceiver:
         head: Head,
         *,
         exemplars: ExemplarStorage | None = None,
-        max_decoded_bytes: int = 256 * 1024 * 1024,
+        max_decoded_bytes: int = 64 * 1024 * 1024,
+        max_series_per_request: int = 500_000,
+        max_samples_per_request: int = 2_000_000,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._appendable = appendable
         self._head = head
         self._exemplars = exemplars
         self.max_decoded_bytes = max_decoded_bytes
+        self.max_series_per_request = max_series_per_request
+        self.max_samples_per_request = max_samples_per_request
         #: Raw label bytes of a series -> its ref in the head.
         self._cache: dict[bytes, int] = {}
         self._metadata: dict[str, Metadata] = {}
@@ -202,7 +208,11 @@ class RemoteWriteReceiver:
             return self._append(data, v2)
 
     def _append(self, data: bytes, v2: bool) -> WriteOutcome:
-        sc = scan_v2(data, self._cache) if v2 else scan(data, self._cache)
+        lim = {
+            "max_series": self.max_series_per_request,
+            "max_samples": self.max_samples_per_request,
+        }
+        sc = scan_v2(data, self._cache, **lim) if v2 else scan(data, self._cache, **lim)
         out = WriteOutcome()
         problems: list[str] = []
         app = self._appendable.appender()

@@ -23,6 +23,7 @@ Message layout (``prompb/remote.proto``, ``prompb/types.proto``)::
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -140,41 +141,54 @@ def decompress(body: bytes, limit: int) -> bytes:
         raise DecodeError(msg if msg.startswith("snappy") else f"snappy: {msg}") from None
 
 
-def scan(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
-    """Scan a serialized WriteRequest (see the module docstring); raises DecodeError."""
-    try:
-        raw = _rwscan.scan(data, cache) if _rwscan is not None else _scan(bytes(data), cache)
-    except ValueError as e:
-        raise DecodeError(str(e)) from None
-    return _wrap(raw)
+def scan(
+    data: Buffer, cache: dict[bytes, int] | None, *, max_series: int = 0, max_samples: int = 0
+) -> WriteRequestScan:
+    """Scan a serialized WriteRequest (see the module docstring); raises DecodeError, or
+    TooLargeError past ``max_series`` series or ``max_samples`` samples (0: no limit)."""
+    fn = _rwscan.scan if _rwscan is not None else _scan
+    return _run(fn, data, cache, max_series, max_samples)
 
 
-def scan_python(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+def scan_python(
+    data: Buffer, cache: dict[bytes, int] | None, *, max_series: int = 0, max_samples: int = 0
+) -> WriteRequestScan:
     """:func:`scan` without the C extension (the fallback, and the reference in tests)."""
-    try:
-        raw = _scan(bytes(data), cache)
-    except ValueError as e:
-        raise DecodeError(str(e)) from None
-    return _wrap(raw)
+    return _run(_scan, data, cache, max_series, max_samples)
 
 
-def scan_v2(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+def scan_v2(
+    data: Buffer, cache: dict[bytes, int] | None, *, max_series: int = 0, max_samples: int = 0
+) -> WriteRequestScan:
     """Scan a serialized remote-write 2.0 ``io.prometheus.write.v2.Request``.
 
     Series keys are the 1.0 encoding of their labels (symbols resolved), so
     :func:`decode_labels` reads them; ``created`` and ``symbols`` are set.
     """
-    try:
-        raw = _rwscan.scan_v2(data, cache) if _rwscan is not None else _scan_v2(bytes(data), cache)
-    except ValueError as e:
-        raise DecodeError(str(e)) from None
-    return _wrap(raw)
+    fn = _rwscan.scan_v2 if _rwscan is not None else _scan_v2
+    return _run(fn, data, cache, max_series, max_samples)
 
 
-def scan_v2_python(data: Buffer, cache: dict[bytes, int] | None) -> WriteRequestScan:
+def scan_v2_python(
+    data: Buffer, cache: dict[bytes, int] | None, *, max_series: int = 0, max_samples: int = 0
+) -> WriteRequestScan:
     """:func:`scan_v2` without the C extension."""
+    return _run(_scan_v2, data, cache, max_series, max_samples)
+
+
+def _run(
+    fn: Callable[..., tuple[Any, ...]],
+    data: Buffer,
+    cache: dict[bytes, int] | None,
+    max_series: int,
+    max_samples: int,
+) -> WriteRequestScan:
+    if fn is _scan or fn is _scan_v2:
+        data = bytes(data)
     try:
-        raw = _scan_v2(bytes(data), cache)
+        raw = fn(data, cache, max_series, max_samples)
+    except OverflowError as e:
+        raise TooLargeError(str(e)) from None
     except ValueError as e:
         raise DecodeError(str(e)) from None
     return _wrap(raw)
@@ -266,7 +280,14 @@ _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 
 
-def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
+def _limit(what: str, have: int, limit: int) -> None:
+    if limit > 0 and have >= limit:
+        raise OverflowError(f"more than {limit} {what} in one request")
+
+
+def _scan(
+    d: bytes, cache: dict[bytes, int] | None, max_series: int = 0, max_samples: int = 0
+) -> tuple[Any, ...]:
     refs: list[int] = []
     misses: list[tuple[int, bytes]] = []
     sidx: list[int] = []
@@ -285,6 +306,7 @@ def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
             if field == 3:
                 metadata.append((-1, a, pos))
                 continue
+            _limit("series", len(refs), max_series)
             series = len(refs)
             spans: list[tuple[int, int]] = []
             p, e = a, pos
@@ -297,6 +319,7 @@ def _scan(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
                     if f == 1:
                         spans.append((at, p))
                     elif f == 2:
+                        _limit("samples", len(tss), max_samples)
                         ts, v = _sample(d, sa, p)
                         sidx.append(series)
                         tss.append(ts)
@@ -364,7 +387,9 @@ def _label_field(name: bytes, value: bytes) -> bytes:
     return b"\x0a" + _enc_varint(len(inner)) + inner
 
 
-def _scan_v2(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
+def _scan_v2(
+    d: bytes, cache: dict[bytes, int] | None, max_series: int = 0, max_samples: int = 0
+) -> tuple[Any, ...]:
     refs: list[int] = []
     misses: list[tuple[int, bytes]] = []
     sidx: list[int] = []
@@ -389,6 +414,7 @@ def _scan_v2(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
             if pass_ == 0 and field == 4:
                 syms.append((a, pos))
             elif pass_ == 1 and field == 5:
+                _limit("series", len(refs), max_series)
                 series = len(refs)
                 lrefs: list[int] = []
                 ct = 0
@@ -409,6 +435,7 @@ def _scan_v2(d: bytes, cache: dict[bytes, int] | None) -> tuple[Any, ...]:
                         _expect(w, 2, at)
                         sa, p = _len(d, p, e)
                         if f == 2:
+                            _limit("samples", len(tss), max_samples)
                             ts, val = _sample(d, sa, p)
                             sidx.append(series)
                             tss.append(ts)

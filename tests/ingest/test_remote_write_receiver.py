@@ -97,3 +97,21 @@ def test_a_body_announcing_too_much_decoded_data_is_413(tmp_path: Path) -> None:
         assert samples(db, "big") == []
     finally:
         db.close()
+
+
+def test_too_many_series_or_samples_in_one_request_is_413(tmp_path: Path) -> None:
+    db = DB.open(tmp_path)
+    try:
+        recv = RemoteWriteReceiver(db, db.head, max_series_per_request=10)
+        req = write_request([({"__name__": "many", "i": str(i)}, [(T0, 1.0)]) for i in range(11)])
+        out = recv.write(encode(req))
+        assert (out.status, out.message) == (
+            413,
+            "decoding remote write request: more than 10 series in one request",
+        )
+        recv = RemoteWriteReceiver(db, db.head, max_samples_per_request=3)
+        req = write_request([({"__name__": "many"}, [(T0 + i, 1.0) for i in range(4)])])
+        assert recv.write(encode(req)).status == 413
+        assert samples(db, "many") == []
+    finally:
+        db.close()

@@ -22,27 +22,30 @@ from tests.ingest.prompb import MESSAGES, MESSAGES_V2, write_request, write_requ
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
 
-def scan_both(data: bytes, cache: dict[bytes, int] | None, v2: bool = False) -> wr.WriteRequestScan:
+def scan_both(
+    data: bytes, cache: dict[bytes, int] | None, v2: bool = False, **limits: int
+) -> wr.WriteRequestScan:
     """Scan with both implementations, assert identical output (or identical errors)."""
-    py_err = c_err = None
+    py_err: wr.DecodeError | None = None
+    c_err: wr.DecodeError | None = None
     py = c = None
     py_scan, c_scan = (wr.scan_v2_python, wr.scan_v2) if v2 else (wr.scan_python, wr.scan)
     try:
-        py = py_scan(data, dict(cache) if cache is not None else None)
+        py = py_scan(data, dict(cache) if cache is not None else None, **limits)
     except wr.DecodeError as e:
-        py_err = str(e)
+        py_err = e
     if not wr.HAVE_EXTENSION:
         if py_err:
-            raise wr.DecodeError(py_err)
+            raise py_err
         assert py is not None
         return py
     try:
-        c = c_scan(data, dict(cache) if cache is not None else None)
+        c = c_scan(data, dict(cache) if cache is not None else None, **limits)
     except wr.DecodeError as e:
-        c_err = str(e)
-    assert py_err == c_err
+        c_err = e
+    assert (type(py_err), str(py_err)) == (type(c_err), str(c_err))
     if py_err:
-        raise wr.DecodeError(py_err)
+        raise py_err
     assert py is not None and c is not None
     assert np.array_equal(py.refs, c.refs)
     assert py.misses == c.misses
@@ -332,3 +335,25 @@ def test_v2_exemplars_and_metadata_resolve_symbols() -> None:
     md = wr.decode_metadata_v2(body, a, b, got.symbols)
     assert (i, md.type, md.help, md.unit) == (0, "counter", "Requests.", "")
     assert MESSAGES_V2["Request"].FromString(body).timeseries[0].metadata.type == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(series, st.integers(1, 5), st.integers(1, 8), st.booleans())
+def test_series_and_sample_limits_stop_both_scanners_at_the_same_point(
+    ser: list[tuple[dict[str, str], list[tuple[int, float]]]],
+    max_series: int,
+    max_samples: int,
+    v2: bool,
+) -> None:
+    body = (write_request_v2(ser)[0] if v2 else write_request(ser)).SerializeToString()
+    n_samples = sum(len(ss) for _, ss in ser)
+    try:
+        got = scan_both(body, None, v2, max_series=max_series, max_samples=max_samples)
+    except wr.TooLargeError as e:
+        assert len(ser) > max_series or n_samples > max_samples
+        assert str(e) in (
+            f"more than {max_series} series in one request",
+            f"more than {max_samples} samples in one request",
+        )
+    else:
+        assert got.num_series <= max_series and len(got.timestamps) <= max_samples
