@@ -335,16 +335,13 @@ static PyObject *scan(PyObject *self, PyObject *args) {
  * labels (Label{name = 1, value = 2} as field 1, both fields always written), which
  * decode_labels() reads like a 1.0 key.
  */
-static int put_varint(Buf *b, uint64_t v) {
-    uint8_t tmp[10];
-    int n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7f);
+static uint8_t *write_varint(uint8_t *o, uint64_t v) {
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
         v >>= 7;
-        if (v) tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return buf_put(b, tmp, n);
+    }
+    *o++ = (uint8_t)v;
+    return o;
 }
 
 static Py_ssize_t varint_size(uint64_t v) {
@@ -353,14 +350,8 @@ static Py_ssize_t varint_size(uint64_t v) {
     return n;
 }
 
-static int put_string_field(Buf *b, int field, const uint8_t *p, Py_ssize_t n) {
-    uint8_t tag = (uint8_t)(field << 3 | 2);
-    if (buf_put(b, &tag, 1) < 0 || put_varint(b, (uint64_t)n) < 0) return -1;
-    return buf_put(b, p, n);
-}
-
 static int scan_series_v2(Scan *s, Py_ssize_t pos, Py_ssize_t end, const Py_ssize_t *syms,
-                          Py_ssize_t nsyms, Buf *created, Buf *key) {
+                          Py_ssize_t nsyms, Buf *created) {
     const uint8_t *d = s->d;
     Py_ssize_t series_at = pos;
     if (over_limit(s, "series", (Py_ssize_t)s->nseries, s->max_series)) return -1;
@@ -399,23 +390,35 @@ static int scan_series_v2(Scan *s, Py_ssize_t pos, Py_ssize_t end, const Py_ssiz
     const uint64_t *refs = (const uint64_t *)s->spans.p;
     Py_ssize_t nrefs = s->spans.len / 8;
     if (nrefs % 2) return fail("odd number of label references in a series", series_at);
-    key->len = 0;
+    /* Two passes over the refs: the key's exact size, then the bytes written in place. */
+    Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < nrefs; i += 2) {
         if (refs[i] >= (uint64_t)nsyms || refs[i + 1] >= (uint64_t)nsyms)
             return fail("label reference out of the symbol table in a series", series_at);
-        Py_ssize_t na = syms[2 * refs[i]], nb = syms[2 * refs[i] + 1];
-        Py_ssize_t va = syms[2 * refs[i + 1]], vb = syms[2 * refs[i + 1] + 1];
-        Py_ssize_t inner = 2 + varint_size((uint64_t)(nb - na)) + (nb - na) +
-                           varint_size((uint64_t)(vb - va)) + (vb - va);
-        uint8_t tag = 0x0a;
-        if (buf_put(key, &tag, 1) < 0 || put_varint(key, (uint64_t)inner) < 0 ||
-            put_string_field(key, 1, d + na, nb - na) < 0 ||
-            put_string_field(key, 2, d + va, vb - va) < 0)
-            return -1;
+        Py_ssize_t nl = syms[2 * refs[i] + 1] - syms[2 * refs[i]];
+        Py_ssize_t vl = syms[2 * refs[i + 1] + 1] - syms[2 * refs[i + 1]];
+        Py_ssize_t inner = 2 + varint_size((uint64_t)nl) + nl + varint_size((uint64_t)vl) + vl;
+        total += 1 + varint_size((uint64_t)inner) + inner;
     }
     if (buf_put(created, &ct, 8) < 0) return -1;
-    PyObject *k = PyBytes_FromStringAndSize(key->p ? key->p : "", key->len);
+    PyObject *k = PyBytes_FromStringAndSize(NULL, total);
     if (k == NULL) return -1;
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(k);
+    for (Py_ssize_t i = 0; i < nrefs; i += 2) {
+        Py_ssize_t na = syms[2 * refs[i]], nl = syms[2 * refs[i] + 1] - na;
+        Py_ssize_t va = syms[2 * refs[i + 1]], vl = syms[2 * refs[i + 1] + 1] - va;
+        Py_ssize_t inner = 2 + varint_size((uint64_t)nl) + nl + varint_size((uint64_t)vl) + vl;
+        *o++ = 0x0a;
+        o = write_varint(o, (uint64_t)inner);
+        *o++ = 0x0a;
+        o = write_varint(o, (uint64_t)nl);
+        memcpy(o, d + na, (size_t)nl);
+        o += nl;
+        *o++ = 0x12;
+        o = write_varint(o, (uint64_t)vl);
+        memcpy(o, d + va, (size_t)vl);
+        o += vl;
+    }
     return lookup(s, k, series);
 }
 
@@ -431,7 +434,7 @@ static PyObject *scan_v2(PyObject *self, PyObject *args) {
     }
     Scan s;
     memset(&s, 0, sizeof s);
-    Buf syms = {0}, created = {0}, key = {0};
+    Buf syms = {0}, created = {0};
     s.d = (const uint8_t *)view.buf;
     s.cache = cache == Py_None ? NULL : cache;
     s.max_series = max_series;
@@ -459,8 +462,8 @@ static PyObject *scan_v2(PyObject *self, PyObject *args) {
                     ok = buf_put(&syms, span, sizeof span) == 0;
                 } else if (pass == 1 && field == 5) {
                     ok = scan_series_v2(&s, a, b, (const Py_ssize_t *)syms.p,
-                                        syms.len / (Py_ssize_t)(2 * sizeof(Py_ssize_t)), &created,
-                                        &key) == 0;
+                                        syms.len / (Py_ssize_t)(2 * sizeof(Py_ssize_t)),
+                                        &created) == 0;
                 }
             } else if (skip(s.d, &pos, end, wire, at) < 0) {
                 ok = 0;
@@ -483,7 +486,6 @@ static PyObject *scan_v2(PyObject *self, PyObject *args) {
     PyMem_Free(s.spans.p);
     PyMem_Free(syms.p);
     PyMem_Free(created.p);
-    PyMem_Free(key.p);
     PyBuffer_Release(&view);
     return out;
 }
