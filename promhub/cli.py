@@ -80,6 +80,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="enable the OTLP metrics receiver on /api/v1/otlp/v1/metrics",
     )
+    p.add_argument(
+        "--web.enable-remote-write-receiver",
+        dest="enable_remote_write_receiver",
+        action="store_true",
+        help="accept remote write requests at /api/v1/write",
+    )
     p.add_argument("--web.external-url", dest="external_url", default="")
     p.add_argument(
         "--web.max-request-body-bytes",
@@ -95,7 +101,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="enable_feature",
         action="append",
         default=[],
-        help="comma-separated feature names to enable (promhub knows: exemplar-storage)",
+        help="comma-separated feature names to enable "
+        "(promhub knows: exemplar-storage, remote-write-receiver)",
     )
     _add_web_query_flags(p)
 
@@ -231,6 +238,13 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         logging.getLogger("promhub").warning("Unknown option for --enable-feature: %s", name)
     if "exemplar-storage" in features:
         logging.getLogger("promhub").info("Experimental in-memory exemplar storage enabled")
+    if "remote-write-receiver" in features:
+        # Prometheus 2.x's old spelling, deprecated there in favour of the flag.
+        args.enable_remote_write_receiver = True
+        logging.getLogger("promhub").warning(
+            "Remote write receiver enabled via feature flag remote-write-receiver. "
+            "This is DEPRECATED. Use --web.enable-remote-write-receiver."
+        )
     try:
         opts = Options(
             config_file=args.config_file,
@@ -244,6 +258,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             enable_lifecycle=args.enable_lifecycle,
             enable_admin_api=args.enable_admin_api,
             enable_otlp_receiver=args.enable_otlp_receiver,
+            enable_remote_write_receiver=args.enable_remote_write_receiver,
             external_url=args.external_url,
             max_body_bytes=_size_bytes(args.max_body),
             log_level=args.log_level,
@@ -263,6 +278,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
                 "web.enable-admin-api": str(args.enable_admin_api).lower(),
                 "web.enable-otlp-receiver": str(args.enable_otlp_receiver).lower(),
+                "web.enable-remote-write-receiver": str(args.enable_remote_write_receiver).lower(),
                 "web.external-url": args.external_url,
                 "log.level": args.log_level,
                 "web.config.file": args.web_config_file,

@@ -154,6 +154,8 @@ async def metadata(request: web.Request) -> web.Response:
     sources = [tm.metadata for tm in scrape.metadata()] if scrape is not None else []
     if otlp is not None:  # what OTLP pushes said about its metrics
         sources.extend(otlp.metadata().values())
+    if srv.remote_write_receiver is not None:  # what remote_write senders said
+        sources.append(srv.remote_write_receiver.metadata())
     for md_of in sources:
         items = md_of.items() if metric == "" else [(metric, md_of.get(metric))]
         for name, md in items:

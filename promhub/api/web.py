@@ -182,6 +182,7 @@ def build_app(server: Server) -> web.Application:
     from promhub.api.otlp import register_otlp
     from promhub.api.security import WebSecurity, cors_middleware
     from promhub.api.v1 import register_v1
+    from promhub.api.v1_write import remote_write
 
     middlewares = [cors_middleware(server.opts.cors_origin or ".*")]
     security = None
@@ -208,6 +209,7 @@ def build_app(server: Server) -> web.Application:
     r.add_get("/api/v1/status/flags", flags)
     r.add_get("/api/v1/status/config", status_config)
     r.add_get("/federate", federate)
+    r.add_post("/api/v1/write", remote_write)
     register_v1(app)
     register_otlp(app)
     return app

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 DAY_MS = 86_400_000
 
 #: ``--enable-feature`` values promhub implements; others are logged and ignored.
-KNOWN_FEATURES = frozenset({"exemplar-storage"})
+KNOWN_FEATURES = frozenset({"exemplar-storage", "remote-write-receiver"})
 
 
 def parse_features(values: Iterable[str]) -> tuple[frozenset[str], list[str]]:
@@ -32,6 +32,8 @@ class Options:
     enable_admin_api: bool = False
     #: ``--web.enable-otlp-receiver``: accept OTLP metrics on /api/v1/otlp/v1/metrics.
     enable_otlp_receiver: bool = False
+    #: ``--web.enable-remote-write-receiver``: accept ``POST /api/v1/write``.
+    enable_remote_write_receiver: bool = False
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

@@ -22,6 +22,7 @@ from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
 from promhub.ingest.otlp import OTLPReceiver
+from promhub.ingest.remote_write import RemoteWriteReceiver
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
@@ -47,6 +48,8 @@ class Server:
         self.discovery: DiscoveryManager | None = None
         #: The OTLP metrics receiver (``--web.enable-otlp-receiver``), once storage is open.
         self.otlp: OTLPReceiver | None = None
+        #: ``POST /api/v1/write``; None until storage is open or when the flag is off.
+        self.remote_write_receiver: RemoteWriteReceiver | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -139,6 +142,13 @@ class Server:
         self.discovery = DiscoveryManager(self.scrape.update_targets)
         if self.opts.enable_otlp_receiver:
             self.otlp = OTLPReceiver(self.db, registry=self.registry)
+        if self.opts.enable_remote_write_receiver:
+            self.remote_write_receiver = RemoteWriteReceiver(
+                self.db,
+                self.db.head,
+                exemplars=self.exemplars if self.opts.exemplar_storage else None,
+                registry=self.registry,
+            )
         self._apply(cfg)
         self.scheduler.add(
             "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True

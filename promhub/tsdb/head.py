@@ -318,6 +318,12 @@ class Head:
     def num_series(self) -> int:
         return len(self._by_labels)
 
+    def last_timestamps(self, refs: Refs) -> Timestamps:
+        """The newest sample timestamp of each ref (``NO_TS`` if none), read without the
+        lock: good for explaining a rejection, not for deciding one."""
+        last: Timestamps = self._last_ts[refs]
+        return last
+
     def select_refs(self, matchers: Sequence[Matcher]) -> tuple[Refs, list[Labels]]:
         with self.lock:
             refs = self._postings.select(matchers)
