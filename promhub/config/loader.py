@@ -35,6 +35,7 @@ from promhub.config.model import (
     ScrapeConfig,
     StaticConfig,
 )
+from promhub.config.remote_write import read_remote_write
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
     ANY_KEY,
@@ -254,7 +255,7 @@ class _Loader:
         cfg.tracing = self.raw_mapping(top, "tracing")
         cfg.otlp = self.raw_mapping(top, "otlp")
         cfg.runtime = self.raw_mapping(top, "runtime")
-        cfg.remote_write = self.raw_endpoints(top, "remote_write")
+        cfg.remote_write = read_remote_write(top, self.join, self.relabel_configs)
         cfg.remote_read = self.raw_endpoints(top, "remote_read")
         return cfg
 

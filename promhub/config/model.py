@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promhub.config.remote_write import RemoteWriteConfig
 
 
 class ConfigError(ValueError):
@@ -217,7 +220,7 @@ class Config:
     scrape_config_files: list[str] = field(default_factory=list)
     rule_files: list[str] = field(default_factory=list)
     alerting: dict[str, Any] = field(default_factory=dict)
-    remote_write: list[dict[str, Any]] = field(default_factory=list)
+    remote_write: list[RemoteWriteConfig] = field(default_factory=list)
     remote_read: list[dict[str, Any]] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
     tracing: dict[str, Any] = field(default_factory=dict)
