@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
+from promhub.storage.remote import WriteStorage
 from promhub.tsdb import DB
 from promhub.tsdb.exemplars import ExemplarStorage
 
@@ -44,6 +46,8 @@ class Server:
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
+        #: remote_write queues, fed from the TSDB's WAL (created once the DB is open).
+        self.remote_write: WriteStorage | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -86,6 +90,8 @@ class Server:
     def _apply(self, cfg: Config) -> None:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
+        if self.remote_write is not None:
+            self.remote_write.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
         if self.opts.exemplar_storage:
             self.exemplars.resize(max_exemplars(cfg))
@@ -126,6 +132,8 @@ class Server:
             **self._db_options(),
         )
         self.registry.register(self.db.collector())
+        data = Path(self.opts.storage_path)
+        self.remote_write = WriteStorage(data / "wal", data, self.registry)
         self.scrape = ScrapeManager(
             self.db,
             registry=self.registry,
@@ -159,6 +167,8 @@ class Server:
         async with asyncio.TaskGroup() as tg:
             scrape_task = tg.create_task(self.scrape.run())
             disc_task = tg.create_task(self.discovery.run())
+            if self.remote_write is not None:
+                tg.create_task(self.remote_write.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -183,6 +193,8 @@ class Server:
             await self.discovery.stop()
         if self.scrape is not None:
             await self.scrape.stop()
+        if self.remote_write is not None:
+            await self.remote_write.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.db is not None:

@@ -1,0 +1,487 @@
+"""One remote_write queue: WAL watcher → per-series shards → batched, retried POSTs.
+
+The flow mirrors Prometheus' ``QueueManager``:
+
+1. a :class:`~promhub.storage.remote.watcher.WALWatcher` reads new WAL records;
+2. each series' labels get the external labels and ``write_relabel_configs`` once (cached
+   per ref, with its encoded protobuf labels); samples of dropped or unknown series are
+   counted in ``samples_dropped_total``;
+3. samples go to shard ``ref % shards``, so each series' samples stay in order;
+4. a shard sends when it has ``max_samples_per_send`` samples or its oldest one waited
+   ``batch_send_deadline``; 5xx, 429 (with ``retry_on_http_429``) and network errors are
+   retried with exponential backoff forever, other answers fail the batch (counted, not
+   retried): the remote end refused the data, and resending would not change that.
+
+Durability: every WAL record read gets a sequence number; when all of its kept samples
+are acknowledged (sent, or refused with a 4xx) the queue's committed position moves past
+it, and that position is saved to ``<data>/remote_write/<queue>.json`` once a second and
+on stop. A restart resumes there; samples sent but not yet saved are sent again, which a
+Prometheus-compatible receiver accepts as duplicates of equal value. While the remote end
+is down the shards fill up to ``capacity`` and the watcher stops reading: the backlog
+waits in the WAL, not in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+from numpy.typing import NDArray
+
+from promhub.config.http_client import (
+    USER_AGENT,
+    CredentialError,
+    HTTPAuth,
+    client_session,
+    proxy_for,
+    ssl_context,
+)
+from promhub.config.remote_write import RemoteWriteConfig
+from promhub.model.labels import Labels
+from promhub.model.relabel import relabel
+from promhub.storage.remote.codec import compress, encode_labels, encode_write_request
+from promhub.storage.remote.metrics import RemoteMetrics
+from promhub.storage.remote.watcher import Position, WALWatcher, WatchResult
+
+__all__ = ["Queue", "progress_file"]
+
+log = logging.getLogger(__name__)
+
+_POLL = 0.2  # seconds between looks at the WAL when caught up
+_SAVE_EVERY = 1.0
+_READ_LIMIT = 50_000  # samples per watcher read: bounds memory during a backlog
+_UNKNOWN, _KEEP, _DROP = 0, 1, 2
+
+
+def progress_file(data_dir: Path, cfg: RemoteWriteConfig) -> Path:
+    """Where a queue saves its WAL position: keyed by its name and URL."""
+    url_hash = hashlib.sha256(cfg.url.encode()).hexdigest()[:8]
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cfg.name)
+    return data_dir / "remote_write" / f"{safe}-{url_hash}.json"
+
+
+class _Progress:
+    """Which WAL records are fully acknowledged, in order."""
+
+    def __init__(self, start: Position) -> None:
+        self.committed = start
+        self._first = 0  # sequence number of _entries[0]
+        self._entries: deque[list[Any]] = deque()  # [remaining samples, end position]
+
+    def add(self, n: int, end: Position) -> int:
+        seq = self._first + len(self._entries)
+        self._entries.append([n, end])
+        if n == 0:
+            self._pop()
+        return seq
+
+    def ack(self, seqs: NDArray[np.int64]) -> None:
+        uniq, counts = np.unique(seqs, return_counts=True)
+        for s, c in zip(uniq.tolist(), counts.tolist(), strict=True):
+            self._entries[s - self._first][0] -= c
+        self._pop()
+
+    def _pop(self) -> None:
+        while self._entries and self._entries[0][0] <= 0:
+            self.committed = self._entries.popleft()[1]
+            self._first += 1
+
+
+class _Shard:
+    def __init__(self) -> None:
+        self.parts: list[
+            tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
+        ] = []
+        self.pending = 0
+        self.oldest = 0.0  # monotonic time the oldest pending sample was queued
+        self.wake = asyncio.Event()
+
+    def put(
+        self,
+        refs: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        vals: NDArray[np.float64],
+        seqs: NDArray[np.int64],
+    ) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.parts.append((refs, ts, vals, seqs))
+        self.pending += len(refs)
+        self.wake.set()
+
+    def take(
+        self, n: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
+        refs, ts, vals, seqs = cols
+        rest = [c[n:] for c in cols]
+        self.parts = [(rest[0], rest[1], rest[2], rest[3])] if len(rest[0]) else []
+        self.pending = len(rest[0])
+        self.oldest = time.monotonic()
+        return refs[:n], ts[:n], vals[:n], seqs[:n]
+
+
+class Queue:
+    """Ships the samples of one WAL to one ``remote_write`` endpoint."""
+
+    def __init__(
+        self,
+        cfg: RemoteWriteConfig,
+        external_labels: dict[str, str],
+        wal_dir: Path,
+        data_dir: Path,
+        metrics: RemoteMetrics,
+        on_read: Any = None,
+    ) -> None:
+        self.cfg = cfg
+        self.external_labels = external_labels
+        self.metrics = metrics
+        self.watcher = WALWatcher(wal_dir)
+        self.progress_path = progress_file(data_dir, cfg)
+        self._on_read = on_read
+        self._labels: dict[int, bytes] = {}
+        self._state = np.zeros(1024, dtype=np.uint8)
+        q = cfg.queue_config
+        self._nshards = max(1, q.min_shards)
+        self._shards = [_Shard() for _ in range(self._nshards)]
+        self._space = asyncio.Condition()
+        self._stopping = False
+        self._flush_deadline = float("inf")
+        self._progress: _Progress | None = None
+        self._saved: Position | None = None
+        self._auth = HTTPAuth(cfg.http, f"remote_write[{cfg.name}]")
+        self._ssl = (
+            ssl_context(cfg.http.tls_config, f"remote_write[{cfg.name}].tls_config")
+            if cfg.url.startswith("https:")
+            else None
+        )
+        lv = (cfg.name, cfg.url)
+        self._m_samples = metrics.samples.labels(*lv)
+        self._m_failed = metrics.samples_failed.labels(*lv)
+        self._m_retried = metrics.samples_retried.labels(*lv)
+        self._m_dropped = metrics.samples_dropped.labels(*lv)
+        self._m_pending = metrics.samples_pending.labels(*lv)
+        self._m_bytes = metrics.bytes.labels(*lv)
+        self._m_enqueue_retries = metrics.enqueue_retries.labels(*lv)
+        self._m_duration = metrics.sent_batch_duration.labels(*lv)
+        self._m_highest = metrics.highest_sent.labels(*lv)
+        self._m_lost = metrics.segments_lost.labels(*lv)
+        metrics.shards.labels(*lv).set(self._nshards)
+        metrics.shards_desired.labels(*lv).set(self._nshards)
+        metrics.shards_max.labels(*lv).set(q.max_shards)
+        metrics.shards_min.labels(*lv).set(q.min_shards)
+        metrics.max_samples_per_send.labels(*lv).set(q.max_samples_per_send)
+        self._lost_seen = 0
+        self._highest_sent = -(2**63)
+        self._records_seen = dict.fromkeys(("series", "samples"), 0)
+
+    # -- position -------------------------------------------------------------------------
+
+    def _load_position(self) -> Position | None:
+        try:
+            doc = json.loads(self.progress_path.read_text())
+            return Position(int(doc["segment"]), int(doc["offset"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning(
+                "remote_write %s: ignoring unreadable %s: %s", self.cfg.name, self.progress_path, e
+            )
+            return None
+
+    def _save_position(self) -> None:
+        if self._progress is None:
+            return
+        pos = self._progress.committed
+        if pos == self._saved:
+            return
+        self.progress_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.progress_path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"segment": pos.segment, "offset": pos.offset, "url": self.cfg.url})
+        )
+        os.replace(tmp, self.progress_path)
+        self._saved = pos
+
+    def lowest_needed_segment(self) -> int | None:
+        """The oldest WAL segment this queue still has to read (None before it started)."""
+        return None if self._progress is None else self._progress.committed.segment
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read, shard and send until :meth:`stop`; returns once flushed."""
+        start = await asyncio.to_thread(self.watcher.start, self._load_position())
+        self._progress = _Progress(start)
+        self._count_lost()
+        timeout = aiohttp.ClientTimeout(total=self.cfg.remote_timeout)
+        async with client_session(self.cfg.http, timeout=timeout) as session:
+            senders = [
+                asyncio.create_task(self._send_loop(s, session), name=f"remote_write shard {i}")
+                for i, s in enumerate(self._shards)
+            ]
+            for t in senders:
+                t.add_done_callback(self._sender_done)
+            saver = asyncio.create_task(self._save_loop())
+            try:
+                await self._read_loop()
+            finally:
+                self._stopping = True
+                for s in self._shards:
+                    s.wake.set()
+                await asyncio.gather(*senders, return_exceptions=True)
+                saver.cancel()
+        self._save_position()
+        self.watcher.close()
+
+    def _sender_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "remote_write %s: %s crashed",
+                self.cfg.name,
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+
+    async def stop(self, timeout: float) -> None:
+        """Stop reading; shards send what they hold for up to ``timeout`` seconds."""
+        self._flush_deadline = time.monotonic() + timeout
+        self._stopping = True
+        for s in self._shards:
+            s.wake.set()
+        async with self._space:
+            self._space.notify_all()
+
+    async def _save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_SAVE_EVERY)
+            await asyncio.to_thread(self._save_position)
+
+    def _count_lost(self) -> None:
+        n = self.watcher.segments_lost
+        if n > self._lost_seen:
+            self._m_lost.inc(n - self._lost_seen)
+            self._lost_seen = n
+
+    async def _read_loop(self) -> None:
+        m = self.metrics
+        name = self.cfg.name
+        while not self._stopping:
+            res = await asyncio.to_thread(self.watcher.read, _READ_LIMIT)
+            self._count_lost()
+            for kind, total in self.watcher.records_by_type.items():
+                if total > self._records_seen.get(kind, 0):
+                    m.watcher_records.labels(name, kind).inc(
+                        total - self._records_seen.get(kind, 0)
+                    )
+                    self._records_seen[kind] = total
+            m.watcher_segment.labels(name).set(self.watcher.position.segment)
+            if res.series_refs:
+                for r in res.series_refs:
+                    self._labels.pop(r, None)
+                refs = np.asarray(res.series_refs, dtype=np.int64)
+                self._grow(int(refs.max()))
+                self._state[refs] = _UNKNOWN
+            if not res.chunks:
+                if not res.series_refs:
+                    await asyncio.sleep(_POLL)
+                continue
+            if self._on_read is not None:
+                self._on_read(res)
+            await self._enqueue(res)
+
+    def _grow(self, top: int) -> None:
+        if top >= len(self._state):
+            new = np.zeros(max(top + 1, 2 * len(self._state)), dtype=np.uint8)
+            new[: len(self._state)] = self._state
+            self._state = new
+
+    def _resolve(self, refs: NDArray[np.int64]) -> None:
+        """Relabel the series not seen yet (once per ref; per-series work is unavoidable)."""
+        new = np.unique(refs[self._state[refs] == _UNKNOWN])
+        ext = self.external_labels
+        rcs = self.cfg.write_relabel_configs
+        series = self.watcher.series
+        for r in new.tolist():
+            ls = series.get(r)
+            if ls is None:
+                self._state[r] = _DROP
+                continue
+            if ext:
+                d = dict(ext)
+                d.update(ls)  # the series' own labels win over external ones
+                ls = Labels.from_dict(d)
+            out = relabel(ls, rcs) if rcs else ls
+            if out is None or not out:
+                self._state[r] = _DROP
+                continue
+            self._labels[r] = encode_labels(out)
+            self._state[r] = _KEEP
+
+    async def _enqueue(self, res: WatchResult) -> None:
+        assert self._progress is not None
+        q = self.cfg.queue_config
+        for ch in res.chunks:
+            refs = ch.refs
+            self._grow(int(refs.max()))
+            self._resolve(refs)
+            keep = self._state[refs] == _KEEP
+            kept = int(keep.sum())
+            if kept != len(refs):
+                self._m_dropped.inc(len(refs) - kept)
+            seq = self._progress.add(kept, ch.end)
+            if not kept:
+                continue
+            refs, ts, vals = refs[keep], ch.timestamps[keep], ch.values[keep]
+            seqs = np.full(kept, seq, dtype=np.int64)
+            shard_of = refs % self._nshards
+            for i, s in enumerate(self._shards):
+                sel = shard_of == i if self._nshards > 1 else slice(None)
+                part = refs[sel]
+                if len(part):
+                    s.put(part, ts[sel], vals[sel], seqs[sel])
+            self._m_pending.inc(kept)
+            # Backpressure: wait for room rather than drop (the WAL holds the backlog).
+            if any(s.pending > q.capacity for s in self._shards):
+                self._m_enqueue_retries.inc()
+                async with self._space:
+                    await self._space.wait_for(
+                        lambda: self._stopping or all(s.pending <= q.capacity for s in self._shards)
+                    )
+            if self._stopping:
+                return
+
+    async def _send_loop(self, shard: _Shard, session: aiohttp.ClientSession) -> None:
+        q = self.cfg.queue_config
+        while True:
+            now = time.monotonic()
+            due = shard.pending and (
+                shard.pending >= q.max_samples_per_send
+                or now - shard.oldest >= q.batch_send_deadline
+                or self._stopping
+            )
+            if not due:
+                if self._stopping:
+                    return
+                shard.wake.clear()
+                wait = q.batch_send_deadline - (now - shard.oldest) if shard.pending else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(shard.wake.wait(), wait)
+                continue
+            if self._stopping and time.monotonic() > self._flush_deadline:
+                return  # unsent samples stay after the saved position: resent on restart
+            refs, ts, vals, seqs = shard.take(q.max_samples_per_send)
+            async with self._space:
+                self._space.notify_all()
+            ok = await self._send_batch(session, refs, ts, vals)
+            self._m_pending.dec(len(refs))
+            if not ok:
+                return  # gave up at the flush deadline; do not acknowledge
+            assert self._progress is not None
+            self._progress.ack(seqs)
+
+    def _build(
+        self, refs: NDArray[np.int64], ts: NDArray[np.int64], vals: NDArray[np.float64]
+    ) -> bytes:
+        order = np.argsort(refs, kind="stable")  # series-major, time order kept per series
+        refs, ts, vals = refs[order], ts[order], vals[order]
+        starts = np.flatnonzero(np.diff(refs, prepend=np.int64(-1)))
+        counts = np.diff(np.append(starts, len(refs)))
+        labels = self._labels
+        body = encode_write_request([labels[r] for r in refs[starts].tolist()], counts, ts, vals)
+        return compress(body)
+
+    async def _send_batch(
+        self,
+        session: aiohttp.ClientSession,
+        refs: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        vals: NDArray[np.float64],
+    ) -> bool:
+        """Send until done or refused; False only when stopping cut the retries short."""
+        cfg = self.cfg
+        q = cfg.queue_config
+        n = len(refs)
+        if q.sample_age_limit > 0:
+            fresh = ts >= int((time.time() - q.sample_age_limit) * 1000)
+            if not fresh.all():
+                self._m_dropped.inc(n - int(fresh.sum()))
+                refs, ts, vals = refs[fresh], ts[fresh], vals[fresh]
+                n = len(refs)
+                if not n:
+                    return True
+        data = self._build(refs, ts, vals)
+        highest = int(ts.max())
+        backoff = q.min_backoff
+        while True:
+            t0 = time.monotonic()
+            try:
+                status, text = await self._post(session, data)
+            except (aiohttp.ClientError, OSError, TimeoutError, CredentialError) as e:
+                status, text = 0, str(e) or type(e).__name__
+            finally:
+                self._m_duration.observe(time.monotonic() - t0)
+            if 200 <= status < 300:
+                self._m_samples.inc(n)
+                self._m_bytes.inc(len(data))
+                if highest > self._highest_sent:
+                    self._highest_sent = highest
+                    self._m_highest.set(highest / 1000.0)
+                return True
+            recoverable = status == 0 or status >= 500 or (status == 429 and q.retry_on_http_429)
+            if not recoverable:
+                self._m_failed.inc(n)
+                log.error(
+                    "remote_write %s: non-recoverable error sending %d samples: HTTP %d: %s",
+                    cfg.name,
+                    n,
+                    status,
+                    text[:256],
+                )
+                return True
+            if self._stopping and time.monotonic() + backoff > self._flush_deadline:
+                return False
+            self._m_retried.inc(n)
+            log.warning(
+                "remote_write %s: recoverable error (%s), retrying in %.3gs",
+                cfg.name,
+                f"HTTP {status}: {text[:128]}" if status else text,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, q.max_backoff)
+
+    async def _post(self, session: aiohttp.ClientSession, data: bytes) -> tuple[int, str]:
+        cfg = self.cfg
+        headers = await self._auth.headers(session)
+        for k, v in cfg.headers.items():
+            headers[k] = v
+        headers.update({
+            "Content-Encoding": "snappy",
+            "Content-Type": "application/x-protobuf",
+            "User-Agent": USER_AGENT,
+            "X-Prometheus-Remote-Write-Version": "0.1.0",
+        })  # fmt: skip
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "data": data,
+            "allow_redirects": cfg.http.follow_redirects,
+            "proxy": proxy_for(cfg.http, cfg.url),
+        }
+        if self._ssl is not None:
+            kwargs["ssl"] = self._ssl
+            if cfg.http.tls_config.server_name:
+                kwargs["server_hostname"] = cfg.http.tls_config.server_name
+        async with session.post(cfg.url, **kwargs) as resp:
+            text = "" if resp.status < 300 else (await resp.text(errors="replace"))
+            return resp.status, text
