@@ -287,8 +287,8 @@ class Queue:
                     self._records_seen[kind] = total
             m.watcher_segment.labels(name).set(self.watcher.position.segment)
             if res.series_refs:
-                for r in res.series_refs:
-                    self._labels.pop(r, None)
+                # Re-resolved at their next sample; the old encoding stays for samples
+                # already queued (a sender must never miss a ref it was handed).
                 refs = np.asarray(res.series_refs, dtype=np.int64)
                 self._grow(int(refs.max()))
                 self._state[refs] = _UNKNOWN
@@ -334,7 +334,11 @@ class Queue:
         for ch in res.chunks:
             refs = ch.refs
             self._grow(int(refs.max()))
-            self._resolve(refs)
+            if int(np.count_nonzero(self._state[refs] == _UNKNOWN)) > 256:
+                # Many new series (a start, a new target): relabel off the event loop.
+                await asyncio.to_thread(self._resolve, refs)
+            else:
+                self._resolve(refs)
             keep = self._state[refs] == _KEEP
             kept = int(keep.sum())
             if kept != len(refs):
