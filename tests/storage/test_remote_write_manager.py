@@ -46,6 +46,8 @@ def test_reload_keeps_unchanged_queues_and_segments_needed_follow_sending(
     a, b = capture_factory(), capture_factory()
     db = DB.open(tmp_path / "data", wal_segment_size=1024)
 
+    m0 = Labels.from_dict({"__name__": "m", "i": "0"})
+
     async def main() -> None:
         rw = WriteStorage(tmp_path / "data" / "wal", tmp_path / "data", CollectorRegistry())
         runner = asyncio.create_task(rw.run())
@@ -54,12 +56,7 @@ def test_reload_keeps_unchanged_queues_and_segments_needed_follow_sending(
         await until(lambda: rw.lowest_needed_segment() is not None)
         for t in range(1, 40):
             append(db, t * 1000)
-        await until(
-            lambda: (
-                len(merge(a.accepted()).get(Labels.from_dict({"__name__": "m", "i": "0"}), []))
-                == 39
-            )
-        )
+        await until(lambda: len(merge(a.accepted()).get(m0, [])) == 39)
         await until(lambda: rw.lowest_needed_segment() == db.wal.segment)  # type: ignore[union-attr]
 
         # An identical config keeps the running queue; adding one starts only that one.
