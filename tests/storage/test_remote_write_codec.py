@@ -48,7 +48,7 @@ def write_request_class() -> Any:
 
 def test_encoding_parses_with_protobuf_exactly() -> None:
     series = [
-        Labels.from_dict({"__name__": "up", "job": "x" * 300}),  # multi-byte lengths
+        Labels.from_dict({"__name__": "up", "job": "x" * 20_000}),  # 3-byte lengths
         Labels.from_dict({"__name__": "température", "ville": "Zürich"}),
         Labels.from_dict({"__name__": "edge"}),
     ]
