@@ -133,7 +133,14 @@ class Server:
         )
         self.registry.register(self.db.collector())
         data = Path(self.opts.storage_path)
-        self.remote_write = WriteStorage(data / "wal", data, self.registry)
+        self.remote_write = WriteStorage(
+            data / "wal",
+            data,
+            self.registry,
+            metadata_source=lambda: (
+                [t.metadata for t in self.scrape.metadata()] if self.scrape is not None else []
+            ),
+        )
         self.scrape = ScrapeManager(
             self.db,
             registry=self.registry,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from promhub.model.labels import Labels
+from promhub.storage.remote.codec import decode_metadata, decode_write_request, decompress
 from tests.conftest import PromhubProcess, wait_for
 from tests.storage.conftest import (
     CaptureServer,
@@ -163,8 +164,6 @@ def test_5xx_is_retried_and_4xx_is_dropped(
     assert bodies[0] not in bodies[1:]
     assert [s for _, _, s in cap.requests[:4]] == [400, 500, 503, 204]
     q = {"remote_name": "cap", "url": cap.url}
-    from promhub.storage.remote.codec import decode_write_request, decompress
-
     n_first = sum(len(p) for _, p in decode_write_request(decompress(bodies[0])))
     n_second = sum(len(p) for _, p in decode_write_request(decompress(bodies[1])))
     assert metric(ph, "prometheus_remote_storage_samples_failed_total", **q) == n_first
@@ -206,4 +205,29 @@ def test_headers_basic_auth_and_write_relabel_configs(
                      f'up{{instance="{inst}", job="t"}}'}  # fmt: skip
     q = {"remote_name": "cap", "url": cap.url}
     assert metric(ph, "prometheus_remote_storage_samples_dropped_total", **q) > 0
+    target.close()
+
+
+def test_metric_metadata_is_sent(
+    promhub_factory: type[PromhubProcess],
+    capture_factory: Callable[..., CaptureServer],
+    tmp_path: Path,
+) -> None:
+    target = MetricsTarget(lambda n: "# HELP temp Room temperature.\n" + body(n))
+    cap = capture_factory()
+    remote = {"url": cap.url, "name": "cap", "queue_config": FAST,
+              "metadata_config": {"send_interval": "1s"}}  # fmt: skip
+    ph = start(promhub_factory, tmp_path, target, remote)
+
+    def metadata() -> set[tuple[str, str, str, str]]:
+        return {
+            e for _, b, s in list(cap.requests) if s < 300 for e in decode_metadata(decompress(b))
+        }
+
+    wait_for(lambda: {"reqs_total", "temp"} <= {e[0] for e in metadata()}, 20)
+    got = {e[0]: e for e in metadata()}
+    assert got["temp"] == ("temp", "gauge", "Room temperature.", "")
+    assert got["reqs_total"][1] == "counter"
+    q = {"remote_name": "cap", "url": cap.url}
+    assert metric(ph, "prometheus_remote_storage_metadata_total", **q) >= 2
     target.close()

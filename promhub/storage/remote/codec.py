@@ -2,7 +2,9 @@
 
 The messages (``prompb/remote.proto``, ``prompb/types.proto``)::
 
-    WriteRequest { repeated TimeSeries timeseries = 1; }
+    WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+    MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4;
+                     string unit = 5; }
     TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
     Label        { string name = 1; string value = 2; }
     Sample       { double value = 1; int64 timestamp = 2; }
@@ -26,9 +28,11 @@ from promhub.model.labels import Labels
 
 __all__ = [
     "compress",
+    "decode_metadata",
     "decode_write_request",
     "decompress",
     "encode_labels",
+    "encode_metadata",
     "encode_write_request",
 ]
 
@@ -116,6 +120,29 @@ def encode_write_request(
     return b"".join(parts)
 
 
+_METRIC_TYPES = {
+    "unknown": 0, "counter": 1, "gauge": 2, "histogram": 3, "gaugehistogram": 4,
+    "summary": 5, "info": 6, "stateset": 7,
+}  # fmt: skip
+
+
+def encode_metadata(entries: Sequence[tuple[str, str, str, str]]) -> bytes:
+    """A WriteRequest holding only ``metadata`` (field 3): one ``MetricMetadata`` per
+    ``(family, type, help, unit)``, as Prometheus' metadata sender builds it."""
+    out = bytearray()
+    for family, mtype, help_, unit in entries:
+        body = bytearray()
+        t = _METRIC_TYPES.get(mtype, 0)
+        if t:
+            body += b"\x08" + _varint(t)
+        for tag, text in ((b"\x12", family), (b"\x22", help_), (b"\x2a", unit)):
+            if text:
+                raw = text.encode()
+                body += tag + _varint(len(raw)) + raw
+        out += b"\x1a" + _varint(len(body)) + body
+    return bytes(out)
+
+
 def compress(data: bytes) -> bytes:
     """Snappy block format, as remote_write's ``Content-Encoding: snappy`` means."""
     return bytes(cramjam.snappy.compress_raw(data))
@@ -189,4 +216,19 @@ def decode_write_request(data: bytes) -> list[tuple[Labels, list[tuple[int, floa
                         t = x - (1 << 64) if x >= 1 << 63 else x
                 samples.append((t, v))
         out.append((Labels(pairs), samples))
+    return out
+
+
+def decode_metadata(data: bytes) -> list[tuple[str, str, str, str]]:
+    """The ``(family, type, help, unit)`` entries of an uncompressed WriteRequest."""
+    names = {v: k for k, v in _METRIC_TYPES.items()}
+    out = []
+    for f, msg in _fields(data):
+        if f != 3 or not isinstance(msg, bytes):
+            continue
+        kv = dict(_fields(msg))
+        t = kv.get(1, 0)
+        texts = [kv.get(k, b"") for k in (2, 4, 5)]
+        fam, help_, unit = (x.decode() if isinstance(x, bytes) else "" for x in texts)
+        out.append((fam, names.get(t if isinstance(t, int) else 0, "unknown"), help_, unit))
     return out

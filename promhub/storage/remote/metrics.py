@@ -49,6 +49,21 @@ class RemoteMetrics:
             "before being sent via remote write, either via relabelling or unintentionally "
             "because of an unknown reference ID.",
         )
+        self.metadata = c("metadata", "Total number of metadata entries sent to remote storage.")
+        self.metadata_failed = c(
+            "metadata_failed",
+            "Total number of metadata entries which failed on send to remote storage, "
+            "non-recoverable errors.",
+        )
+        self.metadata_retried = c(
+            "metadata_retried",
+            "Total number of metadata entries which failed on send to remote storage but "
+            "were retried because the send error was recoverable.",
+        )
+        self.metadata_bytes = c(
+            "metadata_bytes",
+            "The total number of bytes of metadata sent by the queue after compression.",
+        )
         self.samples_pending = g(
             "samples_pending", "The number of samples pending in the queues shards to be sent."
         )
@@ -126,7 +141,8 @@ class RemoteMetrics:
             self.samples, self.samples_failed, self.samples_retried, self.samples_dropped,
             self.samples_pending, self.bytes, self.enqueue_retries, self.sent_batch_duration,
             self.highest_sent, self.shards, self.shards_desired, self.shards_max,
-            self.shards_min, self.max_samples_per_send, self.segments_lost,
+            self.shards_min, self.max_samples_per_send, self.segments_lost, self.metadata,
+            self.metadata_failed, self.metadata_retried, self.metadata_bytes,
         )  # fmt: skip
 
     def remove_queue(self, name: str, url: str) -> None:

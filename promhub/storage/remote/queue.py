@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +40,26 @@ import aiohttp
 import numpy as np
 from numpy.typing import NDArray
 
-from promhub.config.http_client import (
-    USER_AGENT,
-    CredentialError,
-    HTTPAuth,
-    client_session,
-    proxy_for,
-    ssl_context,
-)
+from promhub.config.http_client import client_session
 from promhub.config.remote_write import RemoteWriteConfig
 from promhub.model.labels import Labels
 from promhub.model.relabel import relabel
-from promhub.storage.remote.codec import compress, encode_labels, encode_write_request
+from promhub.storage.interface import Metadata
+from promhub.storage.remote.client import Outcome, WriteClient
+from promhub.storage.remote.codec import (
+    compress,
+    encode_labels,
+    encode_metadata,
+    encode_write_request,
+)
 from promhub.storage.remote.metrics import RemoteMetrics
 from promhub.storage.remote.watcher import Position, WALWatcher, WatchResult
 
-__all__ = ["Queue", "progress_file"]
+__all__ = ["MetadataSource", "Queue", "progress_file"]
+
+#: What a queue asks for the metadata to send: one mapping (metric family -> metadata)
+#: per scrape target (promhub.scrape.ScrapeManager.metadata() provides it).
+MetadataSource = Callable[[], Iterable[Mapping[str, Metadata]]]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +147,8 @@ class Queue:
         wal_dir: Path,
         data_dir: Path,
         metrics: RemoteMetrics,
-        on_read: Any = None,
+        on_read: Callable[[WatchResult], None] | None = None,
+        metadata_source: MetadataSource | None = None,
     ) -> None:
         self.cfg = cfg
         self.external_labels = external_labels
@@ -149,6 +156,7 @@ class Queue:
         self.watcher = WALWatcher(wal_dir)
         self.progress_path = progress_file(data_dir, cfg)
         self._on_read = on_read
+        self._metadata_source = metadata_source
         self._labels: dict[int, bytes] = {}
         self._state = np.zeros(1024, dtype=np.uint8)
         q = cfg.queue_config
@@ -159,12 +167,7 @@ class Queue:
         self._flush_deadline = float("inf")
         self._progress: _Progress | None = None
         self._saved: Position | None = None
-        self._auth = HTTPAuth(cfg.http, f"remote_write[{cfg.name}]")
-        self._ssl = (
-            ssl_context(cfg.http.tls_config, f"remote_write[{cfg.name}].tls_config")
-            if cfg.url.startswith("https:")
-            else None
-        )
+        self._client = WriteClient(cfg)
         lv = (cfg.name, cfg.url)
         self._m_samples = metrics.samples.labels(*lv)
         self._m_failed = metrics.samples_failed.labels(*lv)
@@ -232,7 +235,9 @@ class Queue:
             ]
             for t in senders:
                 t.add_done_callback(self._sender_done)
-            saver = asyncio.create_task(self._save_loop())
+            helpers = [asyncio.create_task(self._save_loop())]
+            if self.cfg.metadata_config.send and self._metadata_source is not None:
+                helpers.append(asyncio.create_task(self._metadata_loop(session)))
             try:
                 await self._read_loop()
             finally:
@@ -240,7 +245,8 @@ class Queue:
                 for s in self._shards:
                     s.wake.set()
                 await asyncio.gather(*senders, return_exceptions=True)
-                saver.cancel()
+                for h in helpers:
+                    h.cancel()
         self._save_position()
         self.watcher.close()
 
@@ -266,6 +272,41 @@ class Queue:
         while True:
             await asyncio.sleep(_SAVE_EVERY)
             await asyncio.to_thread(self._save_position)
+
+    async def _metadata_loop(self, session: aiohttp.ClientSession) -> None:
+        """Every ``send_interval``, send the metadata of every scraped metric family."""
+        assert self._metadata_source is not None
+        mc = self.cfg.metadata_config
+        lv = (self.cfg.name, self.cfg.url)
+        m = self.metrics
+        sent, failed = m.metadata.labels(*lv), m.metadata_failed.labels(*lv)
+        retried = m.metadata_retried.labels(*lv)
+        nbytes = m.metadata_bytes.labels(*lv)
+        while True:
+            await asyncio.sleep(mc.send_interval)
+            seen: dict[tuple[str, str, str, str], None] = {}
+            for per_target in self._metadata_source():
+                for family, md in per_target.items():
+                    seen[(family, md.type, md.help, md.unit)] = None
+            entries = sorted(seen)
+            step = mc.max_samples_per_send
+            for i in range(0, len(entries), step):
+                part = entries[i : i + step]
+                n = len(part)
+                data = compress(encode_metadata(part))
+                outcome = await self._client.send(
+                    session,
+                    data,
+                    what=f"{n} metadata",
+                    on_retry=functools.partial(retried.inc, n),
+                    duration=self._m_duration,
+                    give_up=lambda _b: self._stopping,
+                )
+                if outcome is Outcome.SENT:
+                    sent.inc(len(part))
+                    nbytes.inc(len(data))
+                elif outcome is Outcome.REFUSED:
+                    failed.inc(len(part))
 
     def _count_lost(self) -> None:
         n = self.watcher.segments_lost
@@ -426,66 +467,23 @@ class Queue:
                     return True
         data = self._build(refs, ts, vals)
         highest = int(ts.max())
-        backoff = q.min_backoff
-        while True:
-            t0 = time.monotonic()
-            try:
-                status, text = await self._post(session, data)
-            except (aiohttp.ClientError, OSError, TimeoutError, CredentialError) as e:
-                status, text = 0, str(e) or type(e).__name__
-            finally:
-                self._m_duration.observe(time.monotonic() - t0)
-            if 200 <= status < 300:
-                self._m_samples.inc(n)
-                self._m_bytes.inc(len(data))
-                if highest > self._highest_sent:
-                    self._highest_sent = highest
-                    self._m_highest.set(highest / 1000.0)
-                return True
-            recoverable = status == 0 or status >= 500 or (status == 429 and q.retry_on_http_429)
-            if not recoverable:
-                self._m_failed.inc(n)
-                log.error(
-                    "remote_write %s: non-recoverable error sending %d samples: HTTP %d: %s",
-                    cfg.name,
-                    n,
-                    status,
-                    text[:256],
-                )
-                return True
-            if self._stopping and time.monotonic() + backoff > self._flush_deadline:
-                return False
-            self._m_retried.inc(n)
-            log.warning(
-                "remote_write %s: recoverable error (%s), retrying in %.3gs",
-                cfg.name,
-                f"HTTP {status}: {text[:128]}" if status else text,
-                backoff,
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, q.max_backoff)
+        outcome = await self._client.send(
+            session,
+            data,
+            what=f"{n} samples",
+            on_retry=lambda: self._m_retried.inc(n),
+            duration=self._m_duration,
+            give_up=self._give_up,
+        )
+        if outcome is Outcome.SENT:
+            self._m_samples.inc(n)
+            self._m_bytes.inc(len(data))
+            if highest > self._highest_sent:
+                self._highest_sent = highest
+                self._m_highest.set(highest / 1000.0)
+        elif outcome is Outcome.REFUSED:
+            self._m_failed.inc(n)
+        return outcome is not Outcome.GAVE_UP
 
-    async def _post(self, session: aiohttp.ClientSession, data: bytes) -> tuple[int, str]:
-        cfg = self.cfg
-        headers = await self._auth.headers(session)
-        for k, v in cfg.headers.items():
-            headers[k] = v
-        headers.update({
-            "Content-Encoding": "snappy",
-            "Content-Type": "application/x-protobuf",
-            "User-Agent": USER_AGENT,
-            "X-Prometheus-Remote-Write-Version": "0.1.0",
-        })  # fmt: skip
-        kwargs: dict[str, Any] = {
-            "headers": headers,
-            "data": data,
-            "allow_redirects": cfg.http.follow_redirects,
-            "proxy": proxy_for(cfg.http, cfg.url),
-        }
-        if self._ssl is not None:
-            kwargs["ssl"] = self._ssl
-            if cfg.http.tls_config.server_name:
-                kwargs["server_hostname"] = cfg.http.tls_config.server_name
-        async with session.post(cfg.url, **kwargs) as resp:
-            text = "" if resp.status < 300 else (await resp.text(errors="replace"))
-            return resp.status, text
+    def _give_up(self, backoff: float) -> bool:
+        return self._stopping and time.monotonic() + backoff > self._flush_deadline

@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from promhub.config.model import Config
 from promhub.config.remote_write import RemoteWriteConfig
 from promhub.storage.remote.metrics import RemoteMetrics
-from promhub.storage.remote.queue import Queue
+from promhub.storage.remote.queue import MetadataSource, Queue
 from promhub.storage.remote.watcher import Position, WatchResult
 
 __all__ = ["WriteStorage"]
@@ -48,10 +48,12 @@ class WriteStorage:
         data_dir: Path,
         registry: CollectorRegistry = REGISTRY,
         flush_timeout: float = DEFAULT_FLUSH_TIMEOUT,
+        metadata_source: MetadataSource | None = None,
     ) -> None:
         self.wal_dir = wal_dir
         self.data_dir = data_dir
         self.flush_timeout = flush_timeout
+        self.metadata_source = metadata_source
         self.metrics = RemoteMetrics(registry)
         self._queues: dict[str, tuple[Queue, asyncio.Task[None]]] = {}
         self._external: dict[str, str] = {}
@@ -92,7 +94,15 @@ class WriteStorage:
     def _start(
         self, rw: RemoteWriteConfig, external: dict[str, str], after: asyncio.Task[None] | None
     ) -> None:
-        q = Queue(rw, external, self.wal_dir, self.data_dir, self.metrics, self._on_read)
+        q = Queue(
+            rw,
+            external,
+            self.wal_dir,
+            self.data_dir,
+            self.metrics,
+            self._on_read,
+            self.metadata_source,
+        )
 
         async def go() -> None:
             if after is not None:
