@@ -88,6 +88,8 @@ class CaptureServer:
         self.statuses = list(statuses or [])
         #: While set, every request is answered 503 (an outage of the remote end).
         self.down = False
+        #: Seconds each answer takes (a slow or distant remote end).
+        self.delay = 0.0
         self.requests: list[tuple[dict[str, str], bytes, int]] = []
         self._lock = threading.Lock()
         cap = self
@@ -95,6 +97,8 @@ class CaptureServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if cap.delay:
+                    time.sleep(cap.delay)
                 with cap._lock:
                     status = 503 if cap.down else cap.statuses.pop(0) if cap.statuses else 204
                     cap.requests.append((dict(self.headers.items()), body, status))

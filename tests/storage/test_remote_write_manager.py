@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -12,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from promhub.config.loader import load_config_text
 from promhub.model.labels import Labels
 from promhub.storage.remote import WriteStorage
+from promhub.storage.remote import queue as queue_module
 from promhub.tsdb import DB
 from tests.storage.conftest import CaptureServer, merge
 
@@ -26,10 +29,10 @@ def config(*urls: str, deadline: str = "100ms", external: str = "") -> str:
     return ext + "remote_write:\n" + rws
 
 
-def append(db: DB, t: int) -> None:
+def append(db: DB, t: int, n: int = 5) -> None:
     a = db.appender()
-    refs = np.array([a.ref(Labels.from_dict({"__name__": "m", "i": str(i)})) for i in range(5)])
-    a.append(refs.astype(np.int64), np.array([t], np.int64), np.full(5, float(t)))
+    refs = np.array([a.ref(Labels.from_dict({"__name__": "m", "i": str(i)})) for i in range(n)])
+    a.append(refs.astype(np.int64), np.array([t], np.int64), np.full(n, float(t)))
     a.commit()
 
 
@@ -100,3 +103,39 @@ def test_reload_keeps_unchanged_queues_and_segments_needed_follow_sending(
     ]
     series0 = [ls for ls in got if ls.get("i") == "0"]
     assert sum(len(got[ls]) for ls in series0) == len(ts)
+
+
+def test_reshards_up_for_a_slow_remote_keeping_per_series_order(
+    tmp_path: Path, capture_factory: Callable[..., CaptureServer], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(queue_module, "_SHARD_UPDATE", 0.5)
+    cap = capture_factory()
+    cap.delay = 0.1  # 10 samples per request: one shard manages ~100 samples/s
+    db = DB.open(tmp_path / "data")
+    cfg = load_config_text(
+        f"remote_write: [{{url: '{cap.url}', name: slow, queue_config: "
+        "{max_samples_per_send: 10, batch_send_deadline: 50ms, max_shards: 8}}]\n"
+    )
+
+    base = int(time.time() * 1000)  # the backlog estimate reads sample age
+
+    async def main() -> float:
+        reg = CollectorRegistry()
+        rw = WriteStorage(tmp_path / "data" / "wal", tmp_path / "data", reg)
+        rw.apply_config(cfg)
+        await until(lambda: rw.lowest_needed_segment() is not None)
+        for t in range(1, 61):  # 20 series every 50 ms: 400 samples/s
+            append(db, base + t * 50, n=20)
+            await asyncio.sleep(0.05)
+        await until(lambda: sum(len(v) for v in merge(cap.accepted()).values()) == 1200, 30)
+        shards = reg.get_sample_value(
+            "prometheus_remote_storage_shards", {"remote_name": "slow", "url": cap.url}
+        )
+        await rw.stop()
+        return shards or 0.0
+
+    shards = asyncio.run(main())
+    db.close()
+    assert shards > 1, shards
+    for ls, ts in merge(cap.accepted()).items():
+        assert ts == [base + t * 50 for t in range(1, 61)], ls  # in order, each once

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -67,6 +68,9 @@ _POLL = 0.2  # seconds between looks at the WAL when caught up
 _SAVE_EVERY = 1.0
 _READ_LIMIT = 50_000  # samples per watcher read: bounds memory during a backlog
 _UNKNOWN, _KEEP, _DROP = 0, 1, 2
+#: How often the shard count is reconsidered (Prometheus' shardUpdateDuration).
+_SHARD_UPDATE = 10.0
+_EWMA = 0.2
 
 
 def progress_file(data_dir: Path, cfg: RemoteWriteConfig) -> Path:
@@ -74,6 +78,11 @@ def progress_file(data_dir: Path, cfg: RemoteWriteConfig) -> Path:
     url_hash = hashlib.sha256(cfg.url.encode()).hexdigest()[:8]
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cfg.name)
     return data_dir / "remote_write" / f"{safe}-{url_hash}.json"
+
+
+def _smooth(old: float, new: float) -> float:
+    """An exponentially weighted moving average that starts at its first value."""
+    return new if old == 0 else old + _EWMA * (new - old)
 
 
 class _Progress:
@@ -111,6 +120,8 @@ class _Shard:
         self.pending = 0
         self.oldest = 0.0  # monotonic time the oldest pending sample was queued
         self.wake = asyncio.Event()
+        #: Set when resharding: send everything now, then end.
+        self.closed = False
 
     def put(
         self,
@@ -185,6 +196,14 @@ class Queue:
         metrics.shards_min.labels(*lv).set(q.min_shards)
         metrics.max_samples_per_send.labels(*lv).set(q.max_samples_per_send)
         self._lost_seen = 0
+        self._senders: list[asyncio.Task[None]] = []
+        # Resharding inputs, reset every _SHARD_UPDATE seconds.
+        self._in = self._out = 0
+        self._busy = 0.0
+        self._in_rate = self._time_per_sample = 0.0
+        self._last_update = time.monotonic()
+        self._next_update = self._last_update + _SHARD_UPDATE
+        self._last_trouble = -1e9
         self._highest_sent = -(2**63)
         self._records_seen = dict.fromkeys(("series", "samples"), 0)
 
@@ -229,26 +248,29 @@ class Queue:
         self._count_lost()
         timeout = aiohttp.ClientTimeout(total=self.cfg.remote_timeout)
         async with client_session(self.cfg.http, timeout=timeout) as session:
-            senders = [
-                asyncio.create_task(self._send_loop(s, session), name=f"remote_write shard {i}")
-                for i, s in enumerate(self._shards)
-            ]
-            for t in senders:
-                t.add_done_callback(self._sender_done)
+            self._start_senders(session)
             helpers = [asyncio.create_task(self._save_loop())]
             if self.cfg.metadata_config.send and self._metadata_source is not None:
                 helpers.append(asyncio.create_task(self._metadata_loop(session)))
             try:
-                await self._read_loop()
+                await self._read_loop(session)
             finally:
                 self._stopping = True
                 for s in self._shards:
                     s.wake.set()
-                await asyncio.gather(*senders, return_exceptions=True)
+                await asyncio.gather(*self._senders, return_exceptions=True)
                 for h in helpers:
                     h.cancel()
         self._save_position()
         self.watcher.close()
+
+    def _start_senders(self, session: aiohttp.ClientSession) -> None:
+        self._senders = [
+            asyncio.create_task(self._send_loop(s, session), name=f"remote_write shard {i}")
+            for i, s in enumerate(self._shards)
+        ]
+        for t in self._senders:
+            t.add_done_callback(self._sender_done)
 
     def _sender_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -314,7 +336,7 @@ class Queue:
             self._m_lost.inc(n - self._lost_seen)
             self._lost_seen = n
 
-    async def _read_loop(self) -> None:
+    async def _read_loop(self, session: aiohttp.ClientSession) -> None:
         m = self.metrics
         name = self.cfg.name
         while not self._stopping:
@@ -340,6 +362,48 @@ class Queue:
             if self._on_read is not None:
                 self._on_read(res)
             await self._enqueue(res)
+            if time.monotonic() >= self._next_update:
+                await self._update_shards(session)
+
+    async def _update_shards(self, session: aiohttp.ClientSession) -> None:
+        """Reshard by throughput, as Prometheus' ``calculateDesiredShards`` does: enough
+        shards to keep up with the samples coming in, plus 5 % of the backlog per second."""
+        q = self.cfg.queue_config
+        now = time.monotonic()
+        elapsed = now - self._last_update
+        self._last_update, self._next_update = now, now + _SHARD_UPDATE
+        in_rate = self._in / elapsed
+        tps = self._busy / self._out if self._out else self._time_per_sample
+        self._in, self._out, self._busy = 0, 0, 0.0
+        self._in_rate = _smooth(self._in_rate, in_rate)
+        self._time_per_sample = _smooth(self._time_per_sample, tps)
+        # Samples are timestamped about when they come in: the age of the newest one sent
+        # is how far behind the queue is.
+        lag = 0.0
+        if self._highest_sent > 0:
+            lag = max(0.0, time.time() - self._highest_sent / 1000 - q.batch_send_deadline)
+        backlog = lag * self._in_rate
+        want = self._time_per_sample * (self._in_rate + 0.05 * backlog)
+        desired = min(q.max_shards, max(q.min_shards, math.ceil(want)))
+        lv = (self.cfg.name, self.cfg.url)
+        self.metrics.shards_desired.labels(*lv).set(desired)
+        cur = self._nshards
+        if 0.7 * cur <= desired <= 1.3 * cur or desired == cur:
+            return
+        if now - self._last_trouble < 2 * _SHARD_UPDATE:
+            return  # the remote end is failing: more connections would not help it
+        log.info("remote_write %s: resharding from %d to %d shards", self.cfg.name, cur, desired)
+        for s in self._shards:
+            s.closed = True
+            s.wake.set()
+        # Old shards send all they hold first, so each series' samples stay in order.
+        await asyncio.gather(*self._senders, return_exceptions=True)
+        if self._stopping:
+            return
+        self._nshards = desired
+        self._shards = [_Shard() for _ in range(desired)]
+        self._start_senders(session)
+        self.metrics.shards.labels(*lv).set(desired)
 
     def _grow(self, top: int) -> None:
         if top >= len(self._state):
@@ -396,6 +460,7 @@ class Queue:
                 if len(part):
                     s.put(part, ts[sel], vals[sel], seqs[sel])
             self._m_pending.inc(kept)
+            self._in += kept
             # Backpressure: wait for room rather than drop (the WAL holds the backlog).
             if any(s.pending > q.capacity for s in self._shards):
                 self._m_enqueue_retries.inc()
@@ -410,13 +475,14 @@ class Queue:
         q = self.cfg.queue_config
         while True:
             now = time.monotonic()
+            flush = self._stopping or shard.closed
             due = shard.pending and (
                 shard.pending >= q.max_samples_per_send
                 or now - shard.oldest >= q.batch_send_deadline
-                or self._stopping
+                or flush
             )
             if not due:
-                if self._stopping:
+                if flush:
                     return
                 shard.wake.clear()
                 wait = q.batch_send_deadline - (now - shard.oldest) if shard.pending else None
@@ -428,7 +494,9 @@ class Queue:
             refs, ts, vals, seqs = shard.take(q.max_samples_per_send)
             async with self._space:
                 self._space.notify_all()
+            t0 = time.monotonic()
             ok = await self._send_batch(session, refs, ts, vals)
+            self._busy += time.monotonic() - t0
             self._m_pending.dec(len(refs))
             if not ok:
                 return  # gave up at the flush deadline; do not acknowledge
@@ -471,11 +539,12 @@ class Queue:
             session,
             data,
             what=f"{n} samples",
-            on_retry=lambda: self._m_retried.inc(n),
+            on_retry=functools.partial(self._retried, n),
             duration=self._m_duration,
             give_up=self._give_up,
         )
         if outcome is Outcome.SENT:
+            self._out += n
             self._m_samples.inc(n)
             self._m_bytes.inc(len(data))
             if highest > self._highest_sent:
@@ -483,7 +552,15 @@ class Queue:
                 self._m_highest.set(highest / 1000.0)
         elif outcome is Outcome.REFUSED:
             self._m_failed.inc(n)
+        if outcome is not Outcome.SENT:
+            self._last_trouble = time.monotonic()
         return outcome is not Outcome.GAVE_UP
 
+    def _retried(self, n: int) -> None:
+        self._m_retried.inc(n)
+        self._last_trouble = time.monotonic()
+
     def _give_up(self, backoff: float) -> bool:
-        return self._stopping and time.monotonic() + backoff > self._flush_deadline
+        # While stopping, a failing remote end is not waited for: the unsent samples are
+        # after the saved position and go out after the restart, so shutdown stays quick.
+        return self._stopping
