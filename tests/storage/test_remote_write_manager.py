@@ -124,10 +124,10 @@ def test_reshards_up_for_a_slow_remote_keeping_per_series_order(
         rw = WriteStorage(tmp_path / "data" / "wal", tmp_path / "data", reg)
         rw.apply_config(cfg)
         await until(lambda: rw.lowest_needed_segment() is not None)
-        for t in range(1, 61):  # 20 series every 50 ms: 400 samples/s
+        for t in range(1, 41):  # 20 series every 50 ms: 400 samples/s
             append(db, base + t * 50, n=20)
             await asyncio.sleep(0.05)
-        await until(lambda: sum(len(v) for v in merge(cap.accepted()).values()) == 1200, 30)
+        await until(lambda: sum(len(v) for v in merge(cap.accepted()).values()) == 800, 30)
         shards = reg.get_sample_value(
             "prometheus_remote_storage_shards", {"remote_name": "slow", "url": cap.url}
         )
@@ -138,4 +138,4 @@ def test_reshards_up_for_a_slow_remote_keeping_per_series_order(
     db.close()
     assert shards > 1, shards
     for ls, ts in merge(cap.accepted()).items():
-        assert ts == [base + t * 50 for t in range(1, 61)], ls  # in order, each once
+        assert ts == [base + t * 50 for t in range(1, 41)], ls  # in order, each once
