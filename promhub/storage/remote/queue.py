@@ -168,6 +168,8 @@ class Queue:
         self.progress_path = progress_file(data_dir, cfg)
         self._on_read = on_read
         self._metadata_source = metadata_source
+        # Read now, so that lowest_needed_segment() is right before the queue runs.
+        self._initial = self._load_position()
         self._labels: dict[int, bytes] = {}
         self._state = np.zeros(1024, dtype=np.uint8)
         q = cfg.queue_config
@@ -196,6 +198,7 @@ class Queue:
         metrics.shards_min.labels(*lv).set(q.min_shards)
         metrics.max_samples_per_send.labels(*lv).set(q.max_samples_per_send)
         self._lost_seen = 0
+        self._collected_seen = 0
         self._senders: list[asyncio.Task[None]] = []
         # Resharding inputs, reset every _SHARD_UPDATE seconds.
         self._in = self._out = 0
@@ -236,14 +239,19 @@ class Queue:
         self._saved = pos
 
     def lowest_needed_segment(self) -> int | None:
-        """The oldest WAL segment this queue still has to read (None before it started)."""
-        return None if self._progress is None else self._progress.committed.segment
+        """The oldest WAL segment this queue still has to read; None when it needs none
+        (a new queue starts at the end of the WAL)."""
+        if self._progress is not None:
+            return self._progress.committed.segment
+        return None if self._initial is None else self._initial.segment
 
     # -- running --------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Read, shard and send until :meth:`stop`; returns once flushed."""
-        start = await asyncio.to_thread(self.watcher.start, self._load_position())
+        # Again: a queue replaced on reload saves its last position after this one was made.
+        self._initial = await asyncio.to_thread(self._load_position)
+        start = await asyncio.to_thread(self.watcher.start, self._initial)
         self._progress = _Progress(start)
         self._count_lost()
         timeout = aiohttp.ClientTimeout(total=self.cfg.remote_timeout)
@@ -349,6 +357,12 @@ class Queue:
                     )
                     self._records_seen[kind] = total
             m.watcher_segment.labels(name).set(self.watcher.position.segment)
+            if self.watcher.series_collected != self._collected_seen:
+                self._collected_seen = self.watcher.series_collected
+                series = self.watcher.series
+                for r in [r for r in self._labels if r not in series]:
+                    del self._labels[r]
+                    self._state[r] = _UNKNOWN
             if res.series_refs:
                 # Re-resolved at their next sample; the old encoding stays for samples
                 # already queued (a sender must never miss a ref it was handed).
@@ -510,9 +524,16 @@ class Queue:
         refs, ts, vals = refs[order], ts[order], vals[order]
         starts = np.flatnonzero(np.diff(refs, prepend=np.int64(-1)))
         counts = np.diff(np.append(starts, len(refs)))
-        labels = self._labels
-        body = encode_write_request([labels[r] for r in refs[starts].tolist()], counts, ts, vals)
-        return compress(body)
+        found = [self._labels.get(r) for r in refs[starts].tolist()]
+        if None in found:
+            # Series collected while their samples were queued (a very late queue): the
+            # labels are gone, so are those samples.
+            known = np.array([b is not None for b in found])
+            self._m_dropped.inc(int(counts[~known].sum()))
+            keep = np.repeat(known, counts)
+            ts, vals, counts = ts[keep], vals[keep], counts[known]
+        enc = [b for b in found if b is not None]
+        return compress(encode_write_request(enc, counts, ts, vals))
 
     async def _send_batch(
         self,

@@ -104,6 +104,9 @@ class WALWatcher:
         self._buf_off = 0  # file offset of _buf[0]
         self._skip_to = 0  # records ending at or before this are replayed silently
         self._codec = RecordCodec()
+        self._cp_seen = -1  # index of the newest checkpoint the series map reflects
+        #: Series dropped from the map because the head no longer has them.
+        self.series_collected = 0
 
     @property
     def position(self) -> Position:
@@ -139,6 +142,7 @@ class WALWatcher:
             pos = Position(segs[0], 0)
         if cp is not None:
             self._read_series_only(cp[1])
+            self._cp_seen = cp[0]
         for s in segs:
             if first <= s < pos.segment:
                 self._read_series_only(self.dir / f"{s:08d}")
@@ -158,7 +162,8 @@ class WALWatcher:
                 seg,
             )
 
-    def _read_series_only(self, path: Path) -> None:
+    def _read_series_only(self, path: Path, into: dict[int, Labels] | None = None) -> None:
+        series = self.series if into is None else into
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -182,7 +187,7 @@ class WALWatcher:
                     break
                 assert isinstance(rec, SeriesRecord)
                 for r, ls in zip(rec.refs.tolist(), rec.labels, strict=True):
-                    self.series[r] = ls
+                    series[r] = ls
             off = end
 
     def _open(self, segment: int) -> bool:
@@ -240,7 +245,23 @@ class WALWatcher:
                 )
             if not self._advance_segment():
                 break
+        cp = last_checkpoint(self.dir)
+        if cp is not None and cp[0] > self._cp_seen and self._segment > cp[0]:
+            self._collect(cp)
         return res
+
+    def _collect(self, cp: tuple[int, Path]) -> None:
+        """Forget series the head dropped: a new checkpoint holds every live series, and
+        the segments after it the ones created since (Prometheus' watcher does the same,
+        or its series map would grow with every series ever seen)."""
+        fresh: dict[int, Labels] = {}
+        self._read_series_only(cp[1], fresh)
+        for s in list_segments(self.dir):
+            if cp[0] < s <= self._segment:
+                self._read_series_only(self.dir / f"{s:08d}", fresh)
+        self.series_collected += len(self.series.keys() - fresh.keys())
+        self.series = fresh
+        self._cp_seen = cp[0]
 
     def _advance_segment(self) -> bool:
         """Move to the segment after the current one (or the oldest one that still exists)."""
