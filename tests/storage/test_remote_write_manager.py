@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry
 
 from promhub.config.loader import load_config_text
+from promhub.config.model import ConfigError
 from promhub.model.labels import Labels
 from promhub.storage.remote import WriteStorage
 from promhub.storage.remote import queue as queue_module
@@ -139,3 +141,26 @@ def test_reshards_up_for_a_slow_remote_keeping_per_series_order(
     assert shards > 1, shards
     for ls, ts in merge(cap.accepted()).items():
         assert ts == [base + t * 50 for t in range(1, 41)], ls  # in order, each once
+
+
+def test_reload_with_an_unusable_tls_file_keeps_the_running_queues(
+    tmp_path: Path, capture_factory: Callable[..., CaptureServer]
+) -> None:
+    cap = capture_factory()
+    db = DB.open(tmp_path / "data")
+
+    async def main() -> None:
+        rw = WriteStorage(tmp_path / "data" / "wal", tmp_path / "data", CollectorRegistry())
+        rw.apply_config(load_config_text(config(cap.url)))
+        before = rw.queues
+        bad = "remote_write: [{url: 'https://x/api/v1/write', tls_config: {ca_file: /nope.pem}}]"
+        with pytest.raises(ConfigError, match="nope.pem"):
+            rw.apply_config(load_config_text(bad))
+        assert rw.queues == before
+        await until(lambda: rw.lowest_needed_segment() is not None)  # it reads the WAL
+        append(db, 1000)
+        await until(lambda: len(cap.accepted()) > 0)
+        await rw.stop()
+
+    asyncio.run(main())
+    db.close()

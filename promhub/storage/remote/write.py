@@ -67,43 +67,46 @@ class WriteStorage:
         return [q for q, _ in self._queues.values()]
 
     def apply_config(self, cfg: Config) -> None:
-        """Start, keep, restart or stop queues to match ``cfg.remote_write``."""
+        """Start, keep, restart or stop queues to match ``cfg.remote_write``.
+
+        New queues are all built before any running one is touched, so a setting that
+        fails only now (an unreadable TLS file) raises with the old queues intact.
+        """
         external = dict(cfg.global_.external_labels)
         wanted: dict[str, RemoteWriteConfig] = {rw.name: rw for rw in cfg.remote_write}
+        new: dict[str, Queue] = {}
+        for name, rw in wanted.items():
+            cur = self._queues.get(name)
+            if cur is not None and rw.hash == cur[0].cfg.hash and external == self._external:
+                continue  # unchanged: keeps running
+            new[name] = Queue(
+                rw,
+                external,
+                self.wal_dir,
+                self.data_dir,
+                self.metrics,
+                self._on_read,
+                self.metadata_source,
+            )
+        after: dict[str, asyncio.Task[None]] = {}
         for name, (q, task) in list(self._queues.items()):
-            rw = wanted.get(name)
-            if rw is not None and rw.hash == q.cfg.hash and external == self._external:
-                del wanted[name]  # unchanged: keeps running
+            if name in wanted and name not in new:
                 continue
             del self._queues[name]
             asyncio.get_running_loop().create_task(q.stop(self.flush_timeout))
-            if rw is None or rw.url != q.cfg.url:
+            if name not in new or new[name].cfg.url != q.cfg.url:
                 task.add_done_callback(functools.partial(self._forget, q))
-            if rw is not None:
-                # Same progress file: start once the old queue has saved its position.
-                self._start(rw, external, after=task)
-                del wanted[name]
+            after[name] = task
         self._external = external
-        for rw in wanted.values():
-            self._start(rw, external, after=None)
+        for name, q in new.items():
+            # Same progress file: a replacement starts once its predecessor saved.
+            self._run(q, after.get(name))
 
     def _forget(self, q: Queue, _task: object) -> None:
         if all(other.cfg.url != q.cfg.url or other.cfg.name != q.cfg.name for other in self.queues):
             self.metrics.remove_queue(q.cfg.name, q.cfg.url)
 
-    def _start(
-        self, rw: RemoteWriteConfig, external: dict[str, str], after: asyncio.Task[None] | None
-    ) -> None:
-        q = Queue(
-            rw,
-            external,
-            self.wal_dir,
-            self.data_dir,
-            self.metrics,
-            self._on_read,
-            self.metadata_source,
-        )
-
+    def _run(self, q: Queue, after: asyncio.Task[None] | None) -> None:
         async def go() -> None:
             if after is not None:
                 with contextlib.suppress(Exception):
@@ -111,11 +114,12 @@ class WriteStorage:
             try:
                 await q.run()
             except Exception:
-                log.exception("remote_write %s: queue stopped by an error", rw.name)
+                log.exception("remote_write %s: queue stopped by an error", q.cfg.name)
 
-        task = asyncio.get_running_loop().create_task(go(), name=f"remote_write {rw.name}")
-        self._queues[rw.name] = (q, task)
-        log.info("remote_write: started queue %s to %s", rw.name, rw.url)
+        name = q.cfg.name
+        task = asyncio.get_running_loop().create_task(go(), name=f"remote_write {name}")
+        self._queues[name] = (q, task)
+        log.info("remote_write: started queue %s to %s", name, q.cfg.url)
 
     def _on_read(self, res: WatchResult) -> None:
         """Count samples into remote storage once, whichever queue reads them first."""
