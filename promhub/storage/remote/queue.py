@@ -6,11 +6,12 @@ The flow mirrors Prometheus' ``QueueManager``:
 2. each series' labels get the external labels and ``write_relabel_configs`` once (cached
    per ref, with its encoded protobuf labels); samples of dropped or unknown series are
    counted in ``samples_dropped_total``;
-3. samples go to shard ``ref % shards``, so each series' samples stay in order;
+3. samples go to shard ``ref % shards``, so each series' samples stay in order; every
+   10 s the shard count is reconsidered from throughput and backlog, and a reshard first
+   lets the old shards send all they hold;
 4. a shard sends when it has ``max_samples_per_send`` samples or its oldest one waited
-   ``batch_send_deadline``; 5xx, 429 (with ``retry_on_http_429``) and network errors are
-   retried with exponential backoff forever, other answers fail the batch (counted, not
-   retried): the remote end refused the data, and resending would not change that.
+   ``batch_send_deadline``, with the retry policy of
+   :class:`~promhub.storage.remote.client.WriteClient`.
 
 Durability: every WAL record read gets a sequence number; when all of its kept samples
 are acknowledged (sent, or refused with a 4xx) the queue's committed position moves past
@@ -269,6 +270,8 @@ class Queue:
                 await asyncio.gather(*self._senders, return_exceptions=True)
                 for h in helpers:
                     h.cancel()
+                # What is left is not pending any more (a successor shares the series).
+                self._m_pending.dec(sum(s.pending for s in self._shards))
         self._save_position()
         self.watcher.close()
 
@@ -290,7 +293,8 @@ class Queue:
             )
 
     async def stop(self, timeout: float) -> None:
-        """Stop reading; shards send what they hold for up to ``timeout`` seconds."""
+        """Stop reading; shards send what they hold for up to ``timeout`` seconds (but do
+        not retry a failing remote end: those samples go out after a restart)."""
         self._flush_deadline = time.monotonic() + timeout
         self._stopping = True
         for s in self._shards:
