@@ -2,8 +2,9 @@
 
 Loading and validation live in :mod:`promhub.config.loader`; this module only names the
 shape. Durations are float seconds, sizes are int bytes, 0 means "no limit".
-Sections later issues own (``alerting``, ``remote_write``, ``remote_read``, ``storage``) are
-kept as the raw mappings until their package defines a type for them.
+Sections later issues own (``alerting``, ``remote_read``, ``storage``) are kept as the raw
+mappings until their package defines a type for them; ``remote_write`` is
+:class:`promhub.config.remote_write.RemoteWriteConfig`.
 """
 
 from __future__ import annotations
