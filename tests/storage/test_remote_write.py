@@ -148,26 +148,26 @@ def test_promhub_restart_resumes_without_loss_or_duplicates(
     target.close()
 
 
-def test_5xx_is_retried_and_4xx_is_dropped(
+def test_5xx_is_retried_and_4xx_and_429_are_dropped(
     promhub_factory: type[PromhubProcess],
     capture_factory: Callable[..., CaptureServer],
     tmp_path: Path,
 ) -> None:
     target = MetricsTarget(body)
-    cap = capture_factory([400, 500, 503])
+    cap = capture_factory([400, 429, 500, 503])
     remote = {"url": cap.url, "name": "cap", "queue_config": FAST}
     ph = start(promhub_factory, tmp_path, target, remote)
-    wait_for(lambda: len(cap.requests) >= 5, 20)
+    wait_for(lambda: len(cap.requests) >= 6, 20)
     bodies = [b for _, b, _ in cap.requests]
-    # The 400 batch is never sent again; the 5xx batch is sent until accepted.
-    assert bodies[1] == bodies[2] == bodies[3]
-    assert bodies[0] not in bodies[1:]
-    assert [s for _, _, s in cap.requests[:4]] == [400, 500, 503, 204]
+    # 400 and 429 (retry_on_http_429 is off by default, as in Prometheus 2.42) are never
+    # sent again; the 5xx batch is sent until accepted.
+    assert [s for _, _, s in cap.requests[:5]] == [400, 429, 500, 503, 204]
+    assert bodies[2] == bodies[3] == bodies[4]
+    assert bodies[0] not in bodies[1:] and bodies[1] not in bodies[2:]
     q = {"remote_name": "cap", "url": cap.url}
-    n_first = sum(len(p) for _, p in decode_write_request(decompress(bodies[0])))
-    n_second = sum(len(p) for _, p in decode_write_request(decompress(bodies[1])))
-    assert metric(ph, "prometheus_remote_storage_samples_failed_total", **q) == n_first
-    assert metric(ph, "prometheus_remote_storage_samples_retried_total", **q) == 2 * n_second
+    n = [sum(len(p) for _, p in decode_write_request(decompress(b))) for b in bodies[:3]]
+    assert metric(ph, "prometheus_remote_storage_samples_failed_total", **q) == n[0] + n[1]
+    assert metric(ph, "prometheus_remote_storage_samples_retried_total", **q) == 2 * n[2]
     target.close()
 
 
