@@ -164,3 +164,27 @@ def test_reload_with_an_unusable_tls_file_keeps_the_running_queues(
 
     asyncio.run(main())
     db.close()
+
+
+def test_429_is_retried_when_retry_on_http_429_is_set(
+    tmp_path: Path, capture_factory: Callable[..., CaptureServer]
+) -> None:
+    cap = capture_factory([429, 429])
+    db = DB.open(tmp_path / "data")
+    cfg = load_config_text(
+        f"remote_write: [{{url: '{cap.url}', queue_config: {{batch_send_deadline: 50ms, "
+        "min_backoff: 10ms, retry_on_http_429: true}}]\n"
+    )
+
+    async def main() -> None:
+        rw = WriteStorage(tmp_path / "data" / "wal", tmp_path / "data", CollectorRegistry())
+        rw.apply_config(cfg)
+        await until(lambda: rw.lowest_needed_segment() is not None)
+        append(db, 1000)
+        await until(lambda: len(cap.accepted()) == 5)  # the 5 series, after two 429s
+        await rw.stop()
+
+    asyncio.run(main())
+    db.close()
+    assert [s for _, _, s in cap.requests] == [429, 429, 204]
+    assert cap.requests[0][1] == cap.requests[2][1]

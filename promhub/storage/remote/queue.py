@@ -226,6 +226,13 @@ class Queue:
             return None
 
     def _save_position(self) -> None:
+        try:
+            self._write_position()
+        except OSError as e:
+            # Not fatal: the position is older on disk, so a restart resends a little.
+            log.warning("remote_write %s: cannot save %s: %s", self.cfg.name, self.progress_path, e)
+
+    def _write_position(self) -> None:
         if self._progress is None:
             return
         pos = self._progress.committed
