@@ -97,3 +97,17 @@ def test_segments_deleted_by_checkpoint_are_counted_and_skipped(tmp_path: Path) 
     assert w.series_collected == N
     assert {ls.name for ls in w.series.values()} == {"m", "after"}
     db.close()
+
+
+def test_waits_for_a_segment_not_created_yet(tmp_path: Path) -> None:
+    src = DB.open(tmp_path / "src")
+    append(src, 1000)
+    src.close()
+    seg = sorted((tmp_path / "src" / "wal").iterdir())[0].read_bytes()
+    wal = tmp_path / "wal"
+    wal.mkdir()
+    w = WALWatcher(wal)
+    w.start(Position(1, 0))  # e.g. saved just before a restart that had not written yet
+    assert values(w) == []
+    (wal / "00000001").write_bytes(seg)
+    assert len(values(w)) == N

@@ -105,6 +105,7 @@ class WALWatcher:
         self._skip_to = 0  # records ending at or before this are replayed silently
         self._codec = RecordCodec()
         self._cp_seen = -1  # index of the newest checkpoint the series map reflects
+        self._segment_done = False  # the current segment was abandoned (corrupt)
         #: Series dropped from the map because the head no longer has them.
         self.series_collected = 0
 
@@ -196,6 +197,7 @@ class WALWatcher:
         self._read_off = self._buf_off = 0
         self._buf = b""
         self._skip_to = 0
+        self._segment_done = False
         self._codec.reset()
         try:
             self._fd = os.open(self.dir / f"{segment:08d}", os.O_RDONLY)
@@ -216,7 +218,8 @@ class WALWatcher:
         """New records since the last call, stopping after about ``limit`` samples."""
         res = WatchResult()
         while res.samples < limit:
-            if self._fd < 0 and not self._advance_segment():
+            # The segment to read may not exist yet (a WAL that has only a checkpoint).
+            if self._fd < 0 and not (self._reopen() or self._advance_segment()):
                 break
             # Look for a newer segment *before* reading: if one exists now, everything the
             # writer will ever put in the current segment is already there.
@@ -231,6 +234,7 @@ class WALWatcher:
                 )
                 if not self._advance_segment():
                     self.close()
+                    self._segment_done = True
                     break
                 continue
             if progressed:
@@ -262,6 +266,15 @@ class WALWatcher:
         self.series_collected += len(self.series.keys() - fresh.keys())
         self.series = fresh
         self._cp_seen = cp[0]
+
+    def _reopen(self) -> bool:
+        if self._segment_done or self._segment < 0:
+            return False
+        skip = self._skip_to
+        if not self._open(self._segment):
+            return False
+        self._skip_to = skip
+        return True
 
     def _advance_segment(self) -> bool:
         """Move to the segment after the current one (or the oldest one that still exists)."""
