@@ -36,6 +36,7 @@ from promhub.config.model import (
     StaticConfig,
 )
 from promhub.config.otlp import parse_settings as parse_otlp_settings
+from promhub.config.remote_write import read_remote_write
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
     ANY_KEY,
@@ -259,7 +260,7 @@ class _Loader:
         except ValueError as e:
             raise top.error("otlp", str(e)) from None
         cfg.runtime = self.raw_mapping(top, "runtime")
-        cfg.remote_write = self.raw_endpoints(top, "remote_write")
+        cfg.remote_write = read_remote_write(top, self.join, self.relabel_configs)
         cfg.remote_read = self.raw_endpoints(top, "remote_read")
         return cfg
 

@@ -2,15 +2,19 @@
 
 Loading and validation live in :mod:`promhub.config.loader`; this module only names the
 shape. Durations are float seconds, sizes are int bytes, 0 means "no limit".
-Sections later issues own (``alerting``, ``remote_write``, ``remote_read``, ``storage``) are
-kept as the raw mappings until their package defines a type for them.
+Sections later issues own (``alerting``, ``remote_read``, ``storage``) are kept as the raw
+mappings until their package defines a type for them; ``remote_write`` is
+:class:`promhub.config.remote_write.RemoteWriteConfig`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promhub.config.remote_write import RemoteWriteConfig
 
 
 class ConfigError(ValueError):
@@ -217,7 +221,7 @@ class Config:
     scrape_config_files: list[str] = field(default_factory=list)
     rule_files: list[str] = field(default_factory=list)
     alerting: dict[str, Any] = field(default_factory=dict)
-    remote_write: list[dict[str, Any]] = field(default_factory=list)
+    remote_write: list[RemoteWriteConfig] = field(default_factory=list)
     remote_read: list[dict[str, Any]] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
     tracing: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
+from promhub.storage.remote import WriteStorage
 from promhub.tsdb import DB
 from promhub.tsdb.exemplars import ExemplarStorage
 
@@ -50,6 +52,8 @@ class Server:
         self.otlp: OTLPReceiver | None = None
         #: ``POST /api/v1/write``; None until storage is open or when the flag is off.
         self.remote_write_receiver: RemoteWriteReceiver | None = None
+        #: remote_write queues, fed from the TSDB's WAL (created once the DB is open).
+        self.remote_write: WriteStorage | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -92,6 +96,8 @@ class Server:
     def _apply(self, cfg: Config) -> None:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
+        if self.remote_write is not None:
+            self.remote_write.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
         if self.otlp is not None:
             self.otlp.apply_config(cfg.otlp)
@@ -134,6 +140,15 @@ class Server:
             **self._db_options(),
         )
         self.registry.register(self.db.collector())
+        data = Path(self.opts.storage_path)
+        self.remote_write = WriteStorage(
+            data / "wal",
+            data,
+            self.registry,
+            metadata_source=lambda: (
+                [t.metadata for t in self.scrape.metadata()] if self.scrape is not None else []
+            ),
+        )
         self.scrape = ScrapeManager(
             self.db,
             registry=self.registry,
@@ -176,6 +191,8 @@ class Server:
         async with asyncio.TaskGroup() as tg:
             scrape_task = tg.create_task(self.scrape.run())
             disc_task = tg.create_task(self.discovery.run())
+            if self.remote_write is not None:
+                tg.create_task(self.remote_write.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -200,6 +217,8 @@ class Server:
             await self.discovery.stop()
         if self.scrape is not None:
             await self.scrape.stop()
+        if self.remote_write is not None:
+            await self.remote_write.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.db is not None:
