@@ -35,6 +35,7 @@ from promhub.config.model import (
     ScrapeConfig,
     StaticConfig,
 )
+from promhub.config.remote import read_remote_reads
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
     ANY_KEY,
@@ -255,7 +256,7 @@ class _Loader:
         cfg.otlp = self.raw_mapping(top, "otlp")
         cfg.runtime = self.raw_mapping(top, "runtime")
         cfg.remote_write = self.raw_endpoints(top, "remote_write")
-        cfg.remote_read = self.raw_endpoints(top, "remote_read")
+        cfg.remote_read = read_remote_reads(top, self.join)
         return cfg
 
     def scrape_config_file(

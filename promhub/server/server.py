@@ -25,6 +25,8 @@ from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
+from promhub.storage.fanout import Fanout
+from promhub.storage.interface import Queryable
 from promhub.tsdb import DB
 from promhub.tsdb.exemplars import ExemplarStorage
 
@@ -41,6 +43,8 @@ class Server:
         self.start_time = time.time()
         self.ready = False
         self.db: DB | None = None
+        #: Local storage plus ``remote_read`` endpoints: what PromQL queries read.
+        self.fanout: Fanout | None = None
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
@@ -75,6 +79,11 @@ class Server:
         ).labels(__version__, "", "", "python", "linux", "", "promhub").set(1)
         self.runner: web.AppRunner | None = None
 
+    @property
+    def queryable(self) -> Queryable | None:
+        """What queries read: the fanout over local and remote storage, once open."""
+        return self.fanout if self.fanout is not None else self.db
+
     # -- configuration -------------------------------------------------------------------
 
     def load(self) -> Config:
@@ -86,6 +95,8 @@ class Server:
     def _apply(self, cfg: Config) -> None:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
+        if self.fanout is not None:
+            self.fanout.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
         if self.opts.exemplar_storage:
             self.exemplars.resize(max_exemplars(cfg))
@@ -126,6 +137,7 @@ class Server:
             **self._db_options(),
         )
         self.registry.register(self.db.collector())
+        self.fanout = Fanout(self.db, self.db.lowest_timestamp, self.registry)
         self.scrape = ScrapeManager(
             self.db,
             registry=self.registry,
@@ -185,6 +197,8 @@ class Server:
             await self.scrape.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.fanout is not None:
+            await self.fanout.close()
         if self.db is not None:
             await asyncio.to_thread(self.db.close)
             self.db = None
