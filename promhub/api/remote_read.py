@@ -30,6 +30,8 @@ __all__ = ["read"]
 
 async def read(request: web.Request) -> web.Response:
     srv = server_of(request)
+    if srv.opts.agent:
+        return web.Response(status=500, text="unsupported operation with WAL-only storage\n")
     db = srv.db
     if not srv.ready or db is None:
         return web.Response(status=503, text="Service Unavailable")

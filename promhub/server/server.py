@@ -28,9 +28,13 @@ from promhub.server.scheduler import Scheduler
 from promhub.storage.fanout import Fanout
 from promhub.storage.interface import Queryable
 from promhub.tsdb import DB
+from promhub.tsdb.agent import AgentStorage
 from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger("promhub")
+
+#: Agent mode without a remote_write sender keeps this many newest WAL segments.
+AGENT_KEEP_SEGMENTS = 3
 
 
 class Server:
@@ -45,6 +49,8 @@ class Server:
         self.db: DB | None = None
         #: Local storage plus ``remote_read`` endpoints: what PromQL queries read.
         self.fanout: Fanout | None = None
+        #: Agent mode's WAL-only storage (``--agent``); then ``db`` stays None.
+        self.agent: AgentStorage | None = None
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
@@ -131,25 +137,51 @@ class Server:
         await site.start()
         log.info("listening on %s", self.opts.listen_address)
 
-        self.db = await asyncio.to_thread(
-            DB.open,
-            self.opts.storage_path,
-            **self._db_options(),
-        )
-        self.registry.register(self.db.collector())
-        self.fanout = Fanout(self.db, self.db.lowest_timestamp, self.registry)
+        appendable: DB | AgentStorage
+        if self.opts.agent:
+            appendable = await self._open_agent()
+        else:
+            self.db = appendable = await asyncio.to_thread(
+                DB.open,
+                self.opts.storage_path,
+                **self._db_options(),
+            )
+            self.registry.register(self.db.collector())
+            self.fanout = Fanout(self.db, self.db.lowest_timestamp, self.registry)
         self.scrape = ScrapeManager(
-            self.db,
+            appendable,
             registry=self.registry,
             exemplars=self.exemplars if self.opts.exemplar_storage else None,
         )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
         self._apply(cfg)
-        self.scheduler.add(
-            "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
-        )
+        if self.db is not None:
+            self.scheduler.add(
+                "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
+            )
         self.ready = True
         log.info("server is ready to receive web requests")
+
+    async def _open_agent(self) -> AgentStorage:
+        log.info("running in agent mode: WAL-only storage at %s", self.opts.agent_storage_path)
+        self.agent = await asyncio.to_thread(AgentStorage.open, self.opts.agent_storage_path)
+        self.registry.register(self.agent.collector())
+        self.scheduler.add(
+            "agent_wal_truncate",
+            self.opts.maintenance_interval,
+            self._truncate_agent_wal,
+            blocking=True,
+        )
+        return self.agent
+
+    def _truncate_agent_wal(self) -> None:
+        """Forget idle series and drop WAL segments nobody needs any more (blocking)."""
+        agent = self.agent
+        assert agent is not None
+        agent.gc(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms)
+        # TODO(lead): keep from the remote_write sender's lowest_needed_segment() once it is
+        # merged; until then keep the newest AGENT_KEEP_SEGMENTS segments.
+        agent.truncate(agent.wal.segment - AGENT_KEEP_SEGMENTS + 1)
 
     def _db_options(self) -> dict[str, Any]:
         kw: dict[str, Any] = {
@@ -202,3 +234,6 @@ class Server:
         if self.db is not None:
             await asyncio.to_thread(self.db.close)
             self.db = None
+        if self.agent is not None:
+            await asyncio.to_thread(self.agent.close)
+            self.agent = None
