@@ -52,20 +52,33 @@ async def read(request: web.Request) -> web.Response:
         )
     ext = dict(srv.config.global_.external_labels) if srv.config is not None else {}
 
+    limit = srv.opts.query_max_samples
+
     def work() -> bytes:
         results: list[SeriesBatch] = []
+        total = 0
         for q in queries:
-            results.append(_select(db, q, ext))
+            b = _select(db, q, ext)
+            total += len(b.timestamps)
+            if limit and total > limit:
+                raise _SampleLimitError(f"exceeded sample limit ({limit})")
+            results.append(b)
         return bytes(cramjam.snappy.compress_raw(encode_read_response(results)))
 
     try:
         data = await blocking(work)
+    except _SampleLimitError as e:
+        return web.Response(status=400, text=f"{e}\n")
     except Exception as e:  # a storage failure: the reader should see why
         return web.Response(status=500, text=f"{e}\n")
     return web.Response(
         body=data,
         headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
     )
+
+
+class _SampleLimitError(Exception):
+    """The answer would hold more samples than ``--query.max-samples``."""
 
 
 def _select(db: object, q: ReadQuery, ext: dict[str, str]) -> SeriesBatch:

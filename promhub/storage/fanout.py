@@ -119,12 +119,24 @@ class Fanout:
         for r in remotes:
             await r.client.close()
 
-    def querier(self, mint: int, maxt: int) -> FanoutQuerier:
-        return FanoutQuerier(self, mint, maxt, self._remotes)
+    def querier(self, mint: int, maxt: int) -> Querier:
+        remotes = self._remotes
+        if not remotes:
+            # Nothing to merge: the local querier itself, so its fast paths stay direct.
+            return self.local.querier(mint, maxt)
+        return FanoutQuerier(self, mint, maxt, remotes)
 
     def _read(self, remote: _Remote, q: ReadQuery) -> concurrent.futures.Future[list[SeriesBatch]]:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(self._timed(remote, q), self._loop)
+        loop = self._loop
+        assert loop is not None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            # Waiting here for the loop would wait forever: queries belong in a worker.
+            raise RuntimeError("remote_read from the event loop thread; run queries in a worker")
+        return asyncio.run_coroutine_threadsafe(self._timed(remote, q), loop)
 
     async def _timed(self, remote: _Remote, q: ReadQuery) -> list[SeriesBatch]:
         name, url = remote.client.name, remote.cfg.url

@@ -21,7 +21,6 @@ this later without touching callers.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -462,21 +461,3 @@ class RemoteReadClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def run_blocking(loop: asyncio.AbstractEventLoop, client: RemoteReadClient,
-                 queries: Sequence[ReadQuery]) -> list[SeriesBatch]:  # fmt: skip
-    """Run :meth:`RemoteReadClient.read` on ``loop`` from a worker thread and wait.
-
-    Queries are evaluated in worker threads (``api.v1.blocking``); the HTTP session lives
-    on the server's loop, so the worker hands the request over and blocks on the answer.
-    """
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        raise RemoteReadError("remote read called on the event loop thread; use a worker")
-    fut = asyncio.run_coroutine_threadsafe(client.read(queries), loop)
-    # remote_timeout bounds the request; the margin covers handing it over.
-    return fut.result(client.cfg.remote_timeout + 5)

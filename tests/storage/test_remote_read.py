@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cramjam
 import pytest
 
 from tests.conftest import PromhubProcess, free_port, http_get, http_post, run_promhub, wait_for
@@ -291,3 +292,10 @@ def test_prometheus_reads_from_promhub(
         assert prom.query('local_only{region="us"}', END) == []
     finally:
         prom.stop()
+    # Bad input is a 400 naming the problem; the server keeps serving.
+    status, body = http_post(p.url + "/api/v1/read", b"not snappy at all")
+    assert status == 400 and "snappy" in body
+    bad_proto = cramjam.snappy.compress_raw(b"\x0a\x05\x08")  # a field longer than the body
+    status, body = http_post(p.url + "/api/v1/read", bytes(bad_proto))
+    assert status == 400 and "malformed protobuf" in body
+    assert p.get("/-/ready")[0] == 200
