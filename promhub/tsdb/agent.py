@@ -103,6 +103,8 @@ class AgentStorage:
         #: The WAL segment holding each series' newest record: a forgotten series must
         #: stay in checkpoints while a kept segment still refers to it.
         self._last_seg = np.zeros(0, dtype=np.int64)
+        #: Whether each ref is a live series (False: never handed out, or forgotten by gc).
+        self._alive = np.zeros(0, dtype=bool)
         self._unlogged: list[int] = []
         #: Forgotten series still referenced by segments: ref -> (labels, last segment).
         self._deleted: dict[int, tuple[Labels, int]] = {}
@@ -168,6 +170,8 @@ class AgentStorage:
             grow = n - len(self._last_ts)
             self._last_ts = np.concatenate([self._last_ts, np.full(grow, _NO_TS, np.int64)])
             self._last_seg = np.concatenate([self._last_seg, np.zeros(grow, np.int64)])
+            self._alive = np.concatenate([self._alive, np.zeros(grow, bool)])
+        self._alive[ref] = True
         self._last_ts[ref] = _NO_TS
         self._last_seg[ref] = self.wal.segment
         return ref
@@ -201,10 +205,10 @@ class AgentStorage:
         with self.lock:
             if n and (int(refs.min()) < 0 or int(refs.max()) >= len(self._labels)):
                 raise StorageError("append: unknown series ref")
-            if n and any(self._labels[r] is None for r in np.unique(refs).tolist()):
+            if n and not self._alive[refs].all():
                 raise StorageError("append: series ref was garbage-collected")
             full_ts = np.broadcast_to(ts, refs.shape) if len(ts) == 1 else ts
-            accept = self._judge(refs, full_ts) if n else np.zeros(0, dtype=bool)
+            accept, unique = self._judge(refs, full_ts) if n else (np.zeros(0, bool), True)
             res.out_of_order = int(n - accept.sum())
             a_refs = refs[accept]
             a_ts = ts if len(ts) == 1 else ts[accept]
@@ -218,7 +222,11 @@ class AgentStorage:
                 self._write(unlogged, a_refs, a_ts, a_vals, a_sts)
                 self._unlogged = []
             if len(a_refs):
-                np.maximum.at(self._last_ts, a_refs, np.broadcast_to(a_ts, a_refs.shape))
+                a_full = np.broadcast_to(a_ts, a_refs.shape)
+                if unique:
+                    self._last_ts[a_refs] = a_full  # accepted => not older than before
+                else:
+                    np.maximum.at(self._last_ts, a_refs, a_full)
                 self._last_seg[a_refs] = self.wal.segment
             if unlogged:
                 self._last_seg[np.array(unlogged, dtype=np.int64)] = self.wal.segment
@@ -227,14 +235,16 @@ class AgentStorage:
             self.counters.out_of_order += res.out_of_order
         return res
 
-    def _judge(self, refs: Refs, ts: NDArray[np.int64]) -> NDArray[np.bool_]:
+    def _judge(self, refs: Refs, ts: NDArray[np.int64]) -> tuple[NDArray[np.bool_], bool]:
         """Accept a sample iff it is not older than its series' newest accepted sample
         (Prometheus' agent allows an equal timestamp), in arrival order within a batch."""
         last = self._last_ts[refs]
         accept: NDArray[np.bool_] = ts >= last
-        uniq, counts = np.unique(refs, return_counts=True)
-        if len(uniq) == len(refs):
-            return accept
+        # A scrape's refs are distinct: one sort tells, and then nothing else is needed.
+        sr = np.sort(refs)
+        if not bool((sr[1:] == sr[:-1]).any()):
+            return accept, True
+        uniq, counts = np.unique(sr, return_counts=True)
         # A ref repeated within the batch: walk just those samples in order.
         for r in uniq[counts > 1].tolist():
             idx = np.flatnonzero(refs == r)
@@ -245,7 +255,7 @@ class AgentStorage:
                 accept[i] = ok
                 if ok:
                     base = t
-        return accept
+        return accept, False
 
     def _write(
         self,
@@ -288,6 +298,7 @@ class AgentStorage:
                     if old is not None and old != r:
                         # Same labels under a newer ref (after a GC): the newer one wins.
                         self._labels[old] = None
+                        self._alive[old] = False
                     self._create(r, ls)
             elif len(rec.refs):
                 known = rec.refs < len(self._labels)
@@ -319,6 +330,7 @@ class AgentStorage:
                 if ls is None or r in unlogged:
                     continue
                 self._labels[r] = None
+                self._alive[r] = False
                 del self._by_labels[ls]
                 self._deleted[r] = (ls, int(self._last_seg[r]))
                 removed += 1
