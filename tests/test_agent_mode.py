@@ -96,6 +96,11 @@ def test_agent_scrapes_into_the_wal_and_refuses_queries(
     assert json.loads(body)["data"]["agent"] == "true"
     status, body = p.get("/api/v1/format_query?query=sum(up)")
     assert status == 200
+    for path in ("/-/healthy", "/api/v1/status/runtimeinfo", "/api/v1/status/config"):
+        assert p.get(path)[0] == 200, path
+    # Metadata comes from the scrape targets, so the agent has it (as Prometheus Agent).
+    status, body = p.get("/api/v1/metadata?metric=agent_test_value")
+    assert json.loads(body)["data"]["agent_test_value"][0]["type"] == "gauge"
     status, body = p.get("/metrics")
     assert status == 200
     active = [
