@@ -291,7 +291,10 @@ def merge_batches(parts: Sequence[SeriesBatch]) -> SeriesBatch:
     if not parts:
         return empty_batch()
     if len(parts) == 1:
-        return parts[0]
+        ls = parts[0].labels
+        # One source, already sorted and unique (stripping labels could break that).
+        if all(ls[i] < ls[i + 1] for i in range(len(ls) - 1)):
+            return parts[0]
     labels = [ls for p in parts for ls in p.labels]
     # Rank series by labels; a series in several parts gets one id.
     uniq = sorted(set(labels))
