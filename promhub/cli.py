@@ -121,6 +121,23 @@ def _add_web_query_flags(p: argparse.ArgumentParser) -> None:
         default=".*",
         help="regex for CORS origin, fully anchored (e.g. 'https?://(domain1|domain2)\\.com')",
     )
+    p.add_argument(
+        "--agent",
+        action="store_true",
+        help="run in agent mode: scrape and forward with remote_write, no local querying",
+    )
+    p.add_argument(
+        "--storage.agent.path",
+        dest="agent_storage_path",
+        default="data-agent/",
+        help="base path for the agent's write-ahead log",
+    )
+    p.add_argument(
+        "--storage.agent.retention.max-time",
+        dest="agent_max_wal_time",
+        default="4h",
+        help="forget series not appended to for this long when the WAL is truncated",
+    )
     p.add_argument("--query.lookback-delta", dest="query_lookback", default="5m")
     p.add_argument("--query.timeout", dest="query_timeout", default="2m")
     p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000)
@@ -269,6 +286,9 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             query_max_samples=args.query_max_samples,
             query_max_concurrency=max(1, args.query_max_concurrency),
             enable_features=features,
+            agent=args.agent,
+            agent_storage_path=args.agent_storage_path,
+            agent_max_wal_time_ms=_duration_ms(args.agent_max_wal_time),
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,
@@ -288,6 +308,9 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "query.max-samples": str(args.query_max_samples),
                 "query.max-concurrency": str(args.query_max_concurrency),
                 "enable-feature": ",".join(args.enable_feature),
+                "agent": str(args.agent).lower(),
+                "storage.agent.path": args.agent_storage_path,
+                "storage.agent.retention.max-time": args.agent_max_wal_time,
             },
         )
     except ValueError as e:

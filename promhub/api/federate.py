@@ -96,6 +96,8 @@ def render(samples: list[tuple[Labels, int, float]], external: dict[str, str]) -
 
 async def federate(request: web.Request) -> web.Response:
     srv = server_of(request)
+    if srv.opts.agent:  # as Prometheus Agent's WAL-only storage answers a querier request
+        return web.Response(status=500, text="unsupported operation with WAL-only storage\n")
     if not srv.ready or srv.db is None:
         return web.Response(status=503, text="Service Unavailable")
     p = await Params.of(request)

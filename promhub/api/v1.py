@@ -283,12 +283,28 @@ def server_of(request: web.Request) -> Server:
     return request.app[SERVER_KEY]
 
 
-def api(handler: Handler) -> Handler:
-    """Wrap an API handler: answer 503 until the server is ready, map APIError."""
+#: Endpoints that need local storage; Prometheus Agent refuses them with this error.
+AGENT_REFUSED = frozenset(
+    {
+        "/api/v1/query", "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series",
+        "/api/v1/labels", "/api/v1/label/{name}/values", "/api/v1/status/tsdb",
+        "/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones",
+        "/api/v1/admin/tsdb/snapshot",
+    }
+)  # fmt: skip
+AGENT_ERROR = "unavailable with Prometheus Agent"
+
+
+def api(handler: Handler, agent_refused: bool = False) -> Handler:
+    """Wrap an API handler: answer 503 until the server is ready, map APIError; in agent
+    mode, refuse ``agent_refused`` handlers as Prometheus Agent does."""
 
     async def wrapped(request: web.Request) -> web.Response:
         srv = server_of(request)
-        if not srv.ready or srv.db is None:
+        if srv.opts.agent and srv.ready:
+            if agent_refused:
+                return error_response(APIError("execution", AGENT_ERROR))
+        elif not srv.ready or srv.db is None:
             return web.Response(status=503, text="Service Unavailable")
         try:
             return await handler(request)
@@ -315,12 +331,12 @@ def register_v1(app: web.Application) -> None:
     v1_query.setup(app, app[SERVER_KEY].opts.query_max_concurrency)
     r = app.router
     for path, fn in v1_query.ROUTES + v1_meta.ROUTES:
-        r.add_get(path, api(fn), allow_head=False)
+        r.add_get(path, api(fn, path in AGENT_REFUSED), allow_head=False)
         if path not in v1_meta.GET_ONLY:
-            r.add_post(path, api(fn))
+            r.add_post(path, api(fn, path in AGENT_REFUSED))
     for path, fn in v1_admin.ROUTES:
-        r.add_post(path, api(fn))
-        r.add_put(path, api(fn))
+        r.add_post(path, api(fn, path in AGENT_REFUSED))
+        r.add_put(path, api(fn, path in AGENT_REFUSED))
     r.add_route("OPTIONS", "/api/v1/{path:.*}", _options)
 
 

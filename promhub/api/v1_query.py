@@ -32,7 +32,7 @@ from promhub.model.matcher import Matcher
 from promhub.promql.engine import Engine, QueryResult
 from promhub.promql.errors import PromQLError
 from promhub.promql.value import RangeSeries, ScalarSeries, StringValue, VectorSeries
-from promhub.tsdb import DB
+from promhub.storage.interface import Queryable
 from promhub.tsdb.exemplars import ExemplarSeries
 
 #: Prometheus' cap on points per series of a range query.
@@ -239,8 +239,9 @@ async def query_range(request: web.Request) -> web.Response:
     return await _execute(request, p, lambda: engine.range(db, text, start, end, step_ms), start)
 
 
-def _db(request: web.Request) -> DB:
-    db = server_of(request).db
+def _db(request: web.Request) -> Queryable:
+    # The fanout: local storage plus remote_read endpoints.
+    db = server_of(request).queryable
     assert db is not None  # the api() wrapper answers 503 before storage is open
     return db
 

@@ -178,6 +178,7 @@ async def status_config(request: web.Request) -> web.Response:
 
 
 def build_app(server: Server) -> web.Application:
+    from promhub.api import remote_read
     from promhub.api.federate import federate
     from promhub.api.otlp import register_otlp
     from promhub.api.security import WebSecurity, cors_middleware
@@ -210,6 +211,7 @@ def build_app(server: Server) -> web.Application:
     r.add_get("/api/v1/status/config", status_config)
     r.add_get("/federate", federate)
     r.add_post("/api/v1/write", remote_write)
+    r.add_post("/api/v1/read", remote_read.read)
     register_v1(app)
     register_otlp(app)
     return app

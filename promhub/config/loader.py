@@ -36,6 +36,7 @@ from promhub.config.model import (
     StaticConfig,
 )
 from promhub.config.otlp import parse_settings as parse_otlp_settings
+from promhub.config.remote import read_remote_reads
 from promhub.config.remote_write import read_remote_write
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
@@ -261,7 +262,7 @@ class _Loader:
             raise top.error("otlp", str(e)) from None
         cfg.runtime = self.raw_mapping(top, "runtime")
         cfg.remote_write = read_remote_write(top, self.join, self.relabel_configs)
-        cfg.remote_read = self.raw_endpoints(top, "remote_read")
+        cfg.remote_read = read_remote_reads(top, self.join)
         return cfg
 
     def scrape_config_file(

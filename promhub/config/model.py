@@ -215,6 +215,23 @@ class GlobalConfig:
 
 
 @dataclass(slots=True)
+class RemoteReadConfig:
+    """One ``remote_read`` endpoint, with Prometheus' defaults."""
+
+    url: str
+    name: str = ""
+    remote_timeout: float = 60.0
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Also ask the remote for ranges local storage covers (Prometheus' default: no).
+    read_recent: bool = False
+    #: Equality matchers a selector must contain for this remote to be asked at all.
+    required_matchers: dict[str, str] = field(default_factory=dict)
+    #: Add the external labels as matchers and strip them from the remote's answer.
+    filter_external_labels: bool = True
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
+
+
+@dataclass(slots=True)
 class Config:
     global_: GlobalConfig = field(default_factory=GlobalConfig)
     scrape_configs: list[ScrapeConfig] = field(default_factory=list)
@@ -222,7 +239,7 @@ class Config:
     rule_files: list[str] = field(default_factory=list)
     alerting: dict[str, Any] = field(default_factory=dict)
     remote_write: list[RemoteWriteConfig] = field(default_factory=list)
-    remote_read: list[dict[str, Any]] = field(default_factory=list)
+    remote_read: list[RemoteReadConfig] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
     tracing: dict[str, Any] = field(default_factory=dict)
     otlp: dict[str, Any] = field(default_factory=dict)

@@ -159,7 +159,7 @@ class Engine:
         result = _finish(value, is_range, times)
         warnings, infos = _render(ev.annotations, text)
         t3 = time.monotonic()
-        result.warnings, result.infos = warnings, infos
+        result.warnings, result.infos = ev.storage_warnings + warnings, infos
         result.samples_total = ev.samples_total
         result.peak_samples = ev.peak_samples
         result.timings = {

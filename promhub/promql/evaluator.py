@@ -79,6 +79,8 @@ class Evaluator:
         self.deadline = deadline
         self.default_step_ms = default_subquery_step_ms
         self.annotations: list[Annotation] = []
+        #: Storage warnings (a remote_read endpoint failing), shown as Prometheus does.
+        self.storage_warnings: list[str] = []
         self.samples_total = 0
         self.peak_samples = 0
 
@@ -106,6 +108,9 @@ class Evaluator:
             raise PromQLError("internal", f"expanding series: {e}") from e
         finally:
             q.close()
+        for w in getattr(q, "warnings", ()):
+            if w not in self.storage_warnings:
+                self.storage_warnings.append(w)
         # Fetched samples are what Prometheus' stats call "samples loaded".
         self.samples_total += f.num_samples
         return f

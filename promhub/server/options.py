@@ -50,6 +50,13 @@ class Options:
     #: ``--enable-feature`` names that promhub implements (see KNOWN_FEATURES).
     enable_features: frozenset[str] = frozenset()
     flags: dict[str, str] = field(default_factory=dict)
+    #: ``--agent``: scrape and forward only (WAL-only storage, no local querying).
+    agent: bool = False
+    #: ``--storage.agent.path``: where agent mode keeps its WAL.
+    agent_storage_path: str = "data-agent/"
+    #: ``--storage.agent.retention.max-time``: series idle this long are forgotten at the
+    #: next WAL truncation.
+    agent_max_wal_time_ms: int = 4 * 3_600_000
 
     @property
     def exemplar_storage(self) -> bool:

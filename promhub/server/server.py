@@ -28,11 +28,17 @@ from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
+from promhub.storage.fanout import Fanout
+from promhub.storage.interface import Queryable
 from promhub.storage.remote import WriteStorage
 from promhub.tsdb import DB
+from promhub.tsdb.agent import AgentStorage
 from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger("promhub")
+
+#: Agent mode without remote_write queues keeps this many newest WAL segments.
+AGENT_KEEP_SEGMENTS = 3
 
 
 class Server:
@@ -45,6 +51,10 @@ class Server:
         self.start_time = time.time()
         self.ready = False
         self.db: DB | None = None
+        #: Local storage plus ``remote_read`` endpoints: what PromQL queries read.
+        self.fanout: Fanout | None = None
+        #: Agent mode's WAL-only storage (``--agent``); then ``db`` stays None.
+        self.agent: AgentStorage | None = None
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
@@ -85,6 +95,11 @@ class Server:
         ).labels(__version__, "", "", "python", "linux", "", "promhub").set(1)
         self.runner: web.AppRunner | None = None
 
+    @property
+    def queryable(self) -> Queryable | None:
+        """What queries read: the fanout over local and remote storage, once open."""
+        return self.fanout if self.fanout is not None else self.db
+
     # -- configuration -------------------------------------------------------------------
 
     def load(self) -> Config:
@@ -98,6 +113,8 @@ class Server:
         self.scrape.apply_config(cfg)
         if self.remote_write is not None:
             self.remote_write.apply_config(cfg)
+        if self.fanout is not None:
+            self.fanout.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
         if self.otlp is not None:
             self.otlp.apply_config(cfg.otlp)
@@ -134,13 +151,19 @@ class Server:
         await site.start()
         log.info("listening on %s", self.opts.listen_address)
 
-        self.db = await asyncio.to_thread(
-            DB.open,
-            self.opts.storage_path,
-            **self._db_options(),
-        )
-        self.registry.register(self.db.collector())
-        data = Path(self.opts.storage_path)
+        appendable: DB | AgentStorage
+        if self.opts.agent:
+            appendable = await self._open_agent()
+        else:
+            self.db = appendable = await asyncio.to_thread(
+                DB.open,
+                self.opts.storage_path,
+                **self._db_options(),
+            )
+            self.registry.register(self.db.collector())
+            self.fanout = Fanout(self.db, self.db.lowest_timestamp, self.registry)
+        # remote_write queues tail the WAL of whichever storage this mode writes.
+        data = Path(self.opts.agent_storage_path if self.opts.agent else self.opts.storage_path)
         self.remote_write = WriteStorage(
             data / "wal",
             data,
@@ -150,14 +173,18 @@ class Server:
             ),
         )
         self.scrape = ScrapeManager(
-            self.db,
+            appendable,
             registry=self.registry,
             exemplars=self.exemplars if self.opts.exemplar_storage else None,
         )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
-        if self.opts.enable_otlp_receiver:
+        if self.db is None and (
+            self.opts.enable_otlp_receiver or self.opts.enable_remote_write_receiver
+        ):
+            log.warning("agent mode: the OTLP and remote_write receivers are not available")
+        if self.opts.enable_otlp_receiver and self.db is not None:
             self.otlp = OTLPReceiver(self.db, registry=self.registry)
-        if self.opts.enable_remote_write_receiver:
+        if self.opts.enable_remote_write_receiver and self.db is not None:
             self.remote_write_receiver = RemoteWriteReceiver(
                 self.db,
                 self.db.head,
@@ -165,11 +192,37 @@ class Server:
                 registry=self.registry,
             )
         self._apply(cfg)
-        self.scheduler.add(
-            "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
-        )
+        if self.db is not None:
+            self.scheduler.add(
+                "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
+            )
         self.ready = True
         log.info("server is ready to receive web requests")
+
+    async def _open_agent(self) -> AgentStorage:
+        log.info("running in agent mode: WAL-only storage at %s", self.opts.agent_storage_path)
+        self.agent = await asyncio.to_thread(AgentStorage.open, self.opts.agent_storage_path)
+        self.registry.register(self.agent.collector())
+        self.scheduler.add(
+            "agent_wal_truncate",
+            self.opts.maintenance_interval,
+            self._truncate_agent_wal,
+            blocking=True,
+        )
+        return self.agent
+
+    def _truncate_agent_wal(self) -> None:
+        """Forget idle series and drop WAL segments nobody needs any more (blocking)."""
+        agent = self.agent
+        assert agent is not None
+        agent.gc(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms)
+        # Segments a remote_write queue has not sent yet stay; without queues (nothing to
+        # forward to) only the newest AGENT_KEEP_SEGMENTS are kept.
+        keep = agent.wal.segment - AGENT_KEEP_SEGMENTS + 1
+        needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
+        if needed is not None:
+            keep = min(needed, agent.wal.segment)
+        agent.truncate(keep)
 
     def _db_options(self) -> dict[str, Any]:
         kw: dict[str, Any] = {
@@ -221,6 +274,11 @@ class Server:
             await self.remote_write.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.fanout is not None:
+            await self.fanout.close()
         if self.db is not None:
             await asyncio.to_thread(self.db.close)
             self.db = None
+        if self.agent is not None:
+            await asyncio.to_thread(self.agent.close)
+            self.agent = None
