@@ -74,6 +74,13 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="enable API endpoints for admin control actions",
     )
+    p.add_argument(
+        "--web.enable-push-api",
+        dest="enable_push_api",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="accept Pushgateway pushes on /metrics/job/... (default on)",
+    )
     p.add_argument("--web.external-url", dest="external_url", default="")
     p.add_argument(
         "--web.max-request-body-bytes",
@@ -237,6 +244,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             listen_address=args.listen_address,
             enable_lifecycle=args.enable_lifecycle,
             enable_admin_api=args.enable_admin_api,
+            enable_push_api=args.enable_push_api,
             external_url=args.external_url,
             max_body_bytes=_size_bytes(args.max_body),
             log_level=args.log_level,
@@ -255,6 +263,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "web.listen-address": args.listen_address,
                 "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
                 "web.enable-admin-api": str(args.enable_admin_api).lower(),
+                "web.enable-push-api": str(args.enable_push_api).lower(),
                 "web.external-url": args.external_url,
                 "log.level": args.log_level,
                 "web.config.file": args.web_config_file,

@@ -179,6 +179,7 @@ async def status_config(request: web.Request) -> web.Response:
 
 def build_app(server: Server) -> web.Application:
     from promhub.api.federate import federate
+    from promhub.api.pushgateway import register_pushgateway
     from promhub.api.security import WebSecurity, cors_middleware
     from promhub.api.v1 import register_v1
 
@@ -208,4 +209,5 @@ def build_app(server: Server) -> web.Application:
     r.add_get("/api/v1/status/config", status_config)
     r.add_get("/federate", federate)
     register_v1(app)
+    register_pushgateway(app)
     return app

@@ -35,6 +35,7 @@ from promhub.config.model import (
     ScrapeConfig,
     StaticConfig,
 )
+from promhub.config.pushgateway import read_pushgateway
 from promhub.config.units import format_duration, parse_duration, parse_size
 from promhub.config.yaml_lines import (
     ANY_KEY,
@@ -74,6 +75,7 @@ _INHERITED_LIMITS = (
 _TOP = {
     "global", "scrape_configs", "scrape_config_files", "rule_files", "alerting",
     "remote_write", "remote_read", "storage", "tracing", "otlp", "runtime",
+    "pushgateway",
 }  # fmt: skip
 _GLOBAL = {
     "scrape_interval", "scrape_timeout", "scrape_protocols", "evaluation_interval",
@@ -256,6 +258,7 @@ class _Loader:
         cfg.runtime = self.raw_mapping(top, "runtime")
         cfg.remote_write = self.raw_endpoints(top, "remote_write")
         cfg.remote_read = self.raw_endpoints(top, "remote_read")
+        cfg.pushgateway = read_pushgateway(top)
         return cfg
 
     def scrape_config_file(

@@ -30,6 +30,8 @@ class Options:
     listen_address: str = "0.0.0.0:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
+    #: ``--[no-]web.enable-push-api``: accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...).
+    enable_push_api: bool = True
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
+from promhub.ingest.pushmanager import TICK_INTERVAL, PushManager
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
@@ -44,6 +46,8 @@ class Server:
         self.config: Config | None = None
         self.scrape: ScrapeManager | None = None
         self.discovery: DiscoveryManager | None = None
+        #: The Pushgateway API's groups (None until storage is open).
+        self.push: PushManager | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -87,6 +91,8 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         self.scrape.apply_config(cfg)
         self.discovery.apply_config(cfg.scrape_configs)
+        if self.push is not None:
+            self.push.apply_config(cfg)
         if self.opts.exemplar_storage:
             self.exemplars.resize(max_exemplars(cfg))
         self.config = cfg
@@ -132,7 +138,11 @@ class Server:
             exemplars=self.exemplars if self.opts.exemplar_storage else None,
         )
         self.discovery = DiscoveryManager(self.scrape.update_targets)
+        push = PushManager(self.db, Path(self.opts.storage_path) / "pushgateway", self.registry)
+        await asyncio.to_thread(push.load)
+        self.push = push
         self._apply(cfg)
+        self.scheduler.add("pushgateway", TICK_INTERVAL, push.tick, blocking=True)
         self.scheduler.add(
             "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
         )
@@ -179,6 +189,8 @@ class Server:
     async def stop(self) -> None:
         self.ready = False
         await self.scheduler.stop()
+        if self.push is not None:
+            await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:
             await self.discovery.stop()
         if self.scrape is not None:

@@ -1,0 +1,1 @@
+"""Push paths into storage: the Pushgateway API, the remote_write receiver, OTLP."""
