@@ -54,7 +54,8 @@ def _b64(s: str) -> str:
     # Pushgateway: RawURLEncoding after trimming '=' padding; "=" alone is "".
     s = s.rstrip("=")
     try:
-        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)).decode("utf-8")
+        raw = base64.b64decode(s + "=" * (-len(s) % 4), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
     except (binascii.Error, ValueError) as e:
         raise _BadRequest(str(e)) from None
 

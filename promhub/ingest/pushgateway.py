@@ -333,6 +333,10 @@ class GroupStore:
         seen: set[Labels] = set()
         table = group.table
         for name, f in new.items():
+            if name in (PUSH_METRIC, PUSH_FAILURE_METRIC):
+                # Distinct per grouping key in Pushgateway even where the keys differ only
+                # by an empty value ({job="a"} vs {job="a",x=""}), so never a conflict.
+                continue
             prev = old.get(name)
             if prev is f or (prev is not None and np.array_equal(prev.idx, f.idx)):
                 # Unchanged series (the usual re-push): they are this group's already.
