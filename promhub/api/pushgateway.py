@@ -197,6 +197,8 @@ def _family_json(f: Family, group: Group) -> dict[str, Any]:
                 m["count"] = go_float(v)
             else:
                 bound = lbl.get(inner)
+                if f.implicit_inf and bound == "+Inf":
+                    continue
                 with contextlib.suppress(ValueError):
                     bound = go_float(float(bound))
                 m[key_name][bound] = go_float(v)

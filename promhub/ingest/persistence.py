@@ -42,6 +42,7 @@ def _group_doc(g: Group) -> dict[str, Any]:
                 "time_ns": f.time_ns,
                 "series": [list(table[i]) for i in f.idx.tolist()],
                 "values": [repr(v) for v in f.values.tolist()],
+                "implicit_inf": f.implicit_inf,
             }
             for f in g.families.values()
         ],
@@ -107,6 +108,12 @@ def _group(doc: dict[str, Any]) -> Group:
         if len(values) != len(idx):
             raise ValueError(f"family {fd['name']!r}: {len(idx)} series but {len(values)} values")
         g.families[fd["name"]] = Family(
-            str(fd["name"]), str(fd["type"]), str(fd["help"]), int(fd["time_ns"]), idx, values
+            str(fd["name"]),
+            str(fd["type"]),
+            str(fd["help"]),
+            int(fd["time_ns"]),
+            idx,
+            values,
+            bool(fd.get("implicit_inf", False)),
         )
     return g

@@ -71,6 +71,10 @@ class PushError(Exception):
     """A rejected push; ``str()`` is the reason sent back with a 400."""
 
 
+class _Inconsistent(PushError):
+    """A push that parsed but cannot be applied: it sets ``push_failure_time_seconds``."""
+
+
 @dataclass(frozen=True, slots=True)
 class PushLimits:
     """Limits on one push (0: no limit)."""
@@ -89,6 +93,9 @@ class Family:
     time_ns: int  # when it was pushed
     idx: NDArray[np.int64]
     values: NDArray[np.float64]
+    #: The ``+Inf`` buckets were added by promhub (a protobuf histogram without one): the
+    #: TSDB gets them, as a scrape of Pushgateway's text would, but the JSON API hides them.
+    implicit_inf: bool = False
 
 
 @dataclass(slots=True)
@@ -152,7 +159,7 @@ class Group:
         self.index = {lbl: i for i, lbl in enumerate(self.table)}
         self.raw.clear()
         self.families = {
-            n: Family(f.name, f.type, f.help, f.time_ns, remap[f.idx], f.values)
+            n: Family(f.name, f.type, f.help, f.time_ns, remap[f.idx], f.values, f.implicit_inf)
             for n, f in self.families.items()
         }
         self.version += 1
@@ -227,18 +234,18 @@ class GroupStore:
             )
         with self.lock:
             group = self._groups.get(key) or Group(key, ttl=ttl)
-            if is_delimited_protobuf(content_type):
-                parsed = _parse_protobuf(group, body, now_ns)
-            else:
-                parsed = _parse_text(group, body, now_ns)
-            if self.limits.series and parsed.samples > self.limits.series:
-                raise PushError(
-                    f"push has {parsed.samples} series, more than the limit of "
-                    f"{self.limits.series} (pushgateway.series_limit)"
-                )
             try:
+                if is_delimited_protobuf(content_type):
+                    parsed = _parse_protobuf(group, body, now_ns)
+                else:
+                    parsed = _parse_text(group, body, now_ns)
+                if self.limits.series and parsed.samples > self.limits.series:
+                    raise PushError(
+                        f"push has {parsed.samples} series, more than the limit of "
+                        f"{self.limits.series} (pushgateway.series_limit)"
+                    )
                 new = self._apply(group, parsed, replace, now, now_ns)
-            except PushError as e:
+            except _Inconsistent as e:
                 self._fail(group, now, now_ns, ttl)
                 raise PushError(_INCONSISTENT + str(e)) from None
             group.ttl = ttl
@@ -287,15 +294,17 @@ class GroupStore:
         self, group: Group, parsed: _Parsed, replace: bool, now: float, now_ns: int
     ) -> dict[str, Family]:
         """The group's families after this push, or PushError if it is inconsistent."""
-        for f in parsed.families.values():
-            if f.name in (PUSH_METRIC, PUSH_FAILURE_METRIC):
-                raise PushError(f"metric name {f.name!r} is reserved for the push timestamps")
         old = group.families
         if replace:
             new = {n: f for n, f in old.items() if n in (PUSH_METRIC, PUSH_FAILURE_METRIC)}
         else:
             new = dict(old)
         new.update(parsed.families)
+        # Pushed families of these names are overwritten by the push itself, as in
+        # Pushgateway (which answers 200 and keeps its own).
+        new.pop(PUSH_FAILURE_METRIC, None)
+        if PUSH_FAILURE_METRIC in old:
+            new[PUSH_FAILURE_METRIC] = old[PUSH_FAILURE_METRIC]
         new[PUSH_METRIC] = _gauge(group, PUSH_METRIC, PUSH_HELP, now, now_ns)
         if PUSH_FAILURE_METRIC not in new:
             new[PUSH_FAILURE_METRIC] = _gauge(
@@ -315,20 +324,22 @@ class GroupStore:
                 held[prev.type] -= 1
             other = [t for t, n in held.items() if n > 0 and t != f.type]
             if other:
-                raise PushError(
+                raise _Inconsistent(
                     f"metric {name!r} is pushed as {f.type} but is {other[0]} in another group"
                 )
             # Summary/histogram series names must not collide with other families.
             for suffix in _SUFFIXES.get(f.type, ()):
                 if self._holds(name + suffix, group, old, new):
-                    raise PushError(
+                    raise _Inconsistent(
                         f"metric named {name + suffix!r} collides with {f.type} named {name!r}"
                     )
             for t, suffixes in _SUFFIXES.items():
                 for suffix in suffixes:
                     base = name[: -len(suffix)]
                     if name.endswith(suffix) and self._holds(base, group, old, new, t):
-                        raise PushError(f"metric named {name!r} collides with {t} named {base!r}")
+                        raise _Inconsistent(
+                            f"metric named {name!r} collides with {t} named {base!r}"
+                        )
         # Series: one label set, one value, across all groups.
         seen: set[Labels] = set()
         table = group.table
@@ -346,7 +357,7 @@ class GroupStore:
                 lbl = table[i]
                 owner = self._owner.get(lbl)
                 if lbl in seen or (owner is not None and owner != group.key):
-                    raise PushError(f"series {lbl} was pushed more than once")
+                    raise _Inconsistent(f"series {lbl} was pushed more than once")
                 seen.add(lbl)
 
     def _holds(
@@ -453,7 +464,7 @@ def _parse_text(group: Group, body: bytes, now_ns: int) -> _Parsed:
     except ExpositionError as e:
         raise PushError(f"text format parsing error in line {e.line}: {e.reason}") from None
     if len(p.has_timestamps) and p.has_timestamps.any():
-        raise PushError(_INCONSISTENT + "pushed metrics must not have timestamps")
+        raise _Inconsistent("pushed metrics must not have timestamps")
     types = {n: ("untyped" if m.type == "unknown" else m.type) for n, m in p.metadata.items()}
     helps = {n: m.help for n, m in p.metadata.items()}
     table = group.table
@@ -494,7 +505,7 @@ def _split(
 
 def _check_name(name: str, what: str) -> None:
     if not METRIC_NAME_RE.match(name):
-        raise PushError(f"{what}: invalid metric name {name!r}")
+        raise _Inconsistent(f"{what}: invalid metric name {name!r}")
 
 
 def _parse_protobuf(group: Group, body: bytes, now_ns: int) -> _Parsed:
@@ -509,7 +520,8 @@ def _parse_protobuf(group: Group, body: bytes, now_ns: int) -> _Parsed:
         mtype = pf.type if pf.type in ("counter", "gauge", "summary", "histogram") else "untyped"
         idx: list[int] = []
         vals: list[float] = []
-        for labels, value in _expand(pf):
+        implicit: list[bool] = []
+        for labels, value in _expand(pf, implicit):
             idx.append(group.resolve(_final(labels, group.key)))
             vals.append(value)
         n += len(idx)
@@ -521,22 +533,28 @@ def _parse_protobuf(group: Group, body: bytes, now_ns: int) -> _Parsed:
             now_ns,
             np.array(idx, dtype=np.int64),
             np.array(vals, dtype=np.float64),
+            implicit_inf=bool(implicit) and all(implicit),
         )
     return _Parsed({k: v for k, v in out.items() if len(v.idx)}, n)
 
 
-def _expand(pf: ProtoFamily) -> Iterable[tuple[list[tuple[str, str]], float]]:
-    """The samples a protobuf family exposes in the text format, with their labels."""
+def _expand(
+    pf: ProtoFamily, implicit_inf: list[bool]
+) -> Iterable[tuple[list[tuple[str, str]], float]]:
+    """The samples a protobuf family exposes in the text format, with their labels.
+
+    Appends to ``implicit_inf`` whether each histogram metric lacked its ``+Inf`` bucket.
+    """
     name = pf.name
     for m in pf.metrics:
         if m.timestamp_ms is not None:
-            raise PushError(_INCONSISTENT + "pushed metrics must not have timestamps")
+            raise _Inconsistent("pushed metrics must not have timestamps")
         seen: set[str] = set()
         for k, _ in m.labels:
             if not LABEL_NAME_RE.match(k) or k.startswith("__"):
-                raise PushError(f"metric {name!r}: invalid label name {k!r}")
+                raise _Inconsistent(f"metric {name!r}: invalid label name {k!r}")
             if k in seen:
-                raise PushError(f"metric {name!r}: duplicate label name {k!r}")
+                raise _Inconsistent(f"metric {name!r}: duplicate label name {k!r}")
             seen.add(k)
         base = [(METRIC_NAME, name), *m.labels]
         if pf.type == "summary":
@@ -550,6 +568,7 @@ def _expand(pf: ProtoFamily) -> Iterable[tuple[list[tuple[str, str]], float]]:
                 has_inf = has_inf or math.isinf(bound) and bound > 0
                 le = format_openmetrics_float(bound)
                 yield [(METRIC_NAME, name + "_bucket"), *m.labels, ("le", le)], c
+            implicit_inf.append(not has_inf)
             if not has_inf:  # the text format always shows the +Inf bucket
                 yield [(METRIC_NAME, name + "_bucket"), *m.labels, ("le", "+Inf")], m.count
             yield [(METRIC_NAME, name + "_sum"), *m.labels], m.sum

@@ -61,9 +61,7 @@ def query(base: str, q: str) -> list[dict[str, Any]]:
     return result
 
 
-def start_promhub(
-    data_dir: Path, config_text: str = FAST_CONFIG, *extra: str
-) -> PromhubProcess:
+def start_promhub(data_dir: Path, config_text: str = FAST_CONFIG, *extra: str) -> PromhubProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     cfg = data_dir.parent / f"{data_dir.name}.yml"
     cfg.write_text(config_text)

@@ -12,7 +12,9 @@ from google.protobuf.internal.encoder import _VarintBytes
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _msg(fd: descriptor_pb2.FileDescriptorProto, name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
+def _msg(
+    fd: descriptor_pb2.FileDescriptorProto, name: str, fields: list[tuple[str, int, int, int, str]]
+) -> None:
     m = fd.message_type.add(name=name)
     for fname, num, ftype, label, tname in fields:
         f = m.field.add(name=fname, number=num, type=ftype, label=label)
@@ -26,8 +28,13 @@ def _build() -> dict[str, Any]:
     )
     opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
     s, d, u64, i64, msg, enum = (
-        _F.TYPE_STRING, _F.TYPE_DOUBLE, _F.TYPE_UINT64, _F.TYPE_INT64, _F.TYPE_MESSAGE, _F.TYPE_ENUM,
-    )  # fmt: skip
+        _F.TYPE_STRING,
+        _F.TYPE_DOUBLE,
+        _F.TYPE_UINT64,
+        _F.TYPE_INT64,
+        _F.TYPE_MESSAGE,
+        _F.TYPE_ENUM,
+    )
     p = ".io.prometheus.client."
     e = fd.enum_type.add(name="MetricType")
     for i, n in enumerate(["COUNTER", "GAUGE", "SUMMARY", "UNTYPED", "HISTOGRAM"]):
@@ -37,21 +44,48 @@ def _build() -> dict[str, Any]:
     _msg(fd, "Counter", [("value", 1, d, opt, "")])
     _msg(fd, "Untyped", [("value", 1, d, opt, "")])
     _msg(fd, "Quantile", [("quantile", 1, d, opt, ""), ("value", 2, d, opt, "")])
-    _msg(fd, "Summary", [("sample_count", 1, u64, opt, ""), ("sample_sum", 2, d, opt, ""),
-                         ("quantile", 3, msg, rep, p + "Quantile")])  # fmt: skip
+    _msg(
+        fd,
+        "Summary",
+        [
+            ("sample_count", 1, u64, opt, ""),
+            ("sample_sum", 2, d, opt, ""),
+            ("quantile", 3, msg, rep, p + "Quantile"),
+        ],
+    )
     _msg(fd, "Bucket", [("cumulative_count", 1, u64, opt, ""), ("upper_bound", 2, d, opt, "")])
-    _msg(fd, "Histogram", [("sample_count", 1, u64, opt, ""), ("sample_sum", 2, d, opt, ""),
-                           ("bucket", 3, msg, rep, p + "Bucket")])  # fmt: skip
-    _msg(fd, "Metric", [
-        ("label", 1, msg, rep, p + "LabelPair"), ("gauge", 2, msg, opt, p + "Gauge"),
-        ("counter", 3, msg, opt, p + "Counter"), ("summary", 4, msg, opt, p + "Summary"),
-        ("untyped", 5, msg, opt, p + "Untyped"), ("histogram", 7, msg, opt, p + "Histogram"),
-        ("timestamp_ms", 6, i64, opt, ""),
-    ])  # fmt: skip
-    _msg(fd, "MetricFamily", [
-        ("name", 1, s, opt, ""), ("help", 2, s, opt, ""), ("type", 3, enum, opt, p + "MetricType"),
-        ("metric", 4, msg, rep, p + "Metric"),
-    ])  # fmt: skip
+    _msg(
+        fd,
+        "Histogram",
+        [
+            ("sample_count", 1, u64, opt, ""),
+            ("sample_sum", 2, d, opt, ""),
+            ("bucket", 3, msg, rep, p + "Bucket"),
+        ],
+    )
+    _msg(
+        fd,
+        "Metric",
+        [
+            ("label", 1, msg, rep, p + "LabelPair"),
+            ("gauge", 2, msg, opt, p + "Gauge"),
+            ("counter", 3, msg, opt, p + "Counter"),
+            ("summary", 4, msg, opt, p + "Summary"),
+            ("untyped", 5, msg, opt, p + "Untyped"),
+            ("histogram", 7, msg, opt, p + "Histogram"),
+            ("timestamp_ms", 6, i64, opt, ""),
+        ],
+    )
+    _msg(
+        fd,
+        "MetricFamily",
+        [
+            ("name", 1, s, opt, ""),
+            ("help", 2, s, opt, ""),
+            ("type", 3, enum, opt, p + "MetricType"),
+            ("metric", 4, msg, rep, p + "Metric"),
+        ],
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
     return {
