@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from promhub.model.exposition import ExpositionError, parse
+from promhub.model.exposition import ExpositionError, SeriesCache, parse
 from promhub.model.exposition_grammar import format_openmetrics_float
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.protobuf_exposition import (
@@ -109,8 +109,15 @@ class Group:
     #: Series table: index -> final labels, and the reverse.
     table: list[Labels] = field(default_factory=list)
     index: dict[Labels, int] = field(default_factory=dict)
-    #: Raw series text of a text body line -> table index (the parse cache).
-    raw: dict[bytes, int] = field(default_factory=dict)
+    #: Raw series text of a text body line -> table index (the scrape parser's cache, which
+    #: also remembers the last body's shape: a re-push of the same series only converts
+    #: values).
+    raw: SeriesCache = field(default_factory=SeriesCache)
+    #: Metric name id of each table entry, and the names: lets a push find the family of
+    #: each sample with one array lookup instead of per-sample string work.
+    name_ids: list[int] = field(default_factory=list)
+    names: dict[str, int] = field(default_factory=dict)
+    _name_arr: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     #: Bumped on every change, so that writers know when to rebuild what they derived.
     version: int = 0
 
@@ -140,7 +147,18 @@ class Group:
             i = len(self.table)
             self.table.append(labels)
             self.index[labels] = i
+            name = labels.name
+            nid = self.names.get(name)
+            if nid is None:
+                nid = self.names[name] = len(self.names)
+            self.name_ids.append(nid)
         return i
+
+    def name_array(self) -> NDArray[np.int64]:
+        """:attr:`name_ids` as an array (rebuilt only when the table grew)."""
+        if len(self._name_arr) != len(self.name_ids):
+            self._name_arr = np.array(self.name_ids, dtype=np.int64)
+        return self._name_arr
 
     def live_idx(self) -> NDArray[np.int64]:
         """Table indices of all series the group currently exposes."""
@@ -157,6 +175,7 @@ class Group:
         remap[keep] = np.arange(len(keep), dtype=np.int64)
         self.table = [self.table[i] for i in keep]
         self.index = {lbl: i for i, lbl in enumerate(self.table)}
+        self.name_ids = [self.name_ids[i] for i in keep]
         self.raw.clear()
         self.families = {
             n: Family(f.name, f.type, f.help, f.time_ns, remap[f.idx], f.values, f.implicit_inf)
@@ -340,9 +359,16 @@ class GroupStore:
                         raise _Inconsistent(
                             f"metric named {name!r} collides with {t} named {base!r}"
                         )
-        # Series: one label set, one value, across all groups.
-        seen: set[Labels] = set()
+        # Series: one label set, one value, across all groups. The table holds each label
+        # set once, so within the group a repeated index is a repeated series.
         table = group.table
+        body = [f.idx for n, f in new.items() if n not in (PUSH_METRIC, PUSH_FAILURE_METRIC)]
+        if body:
+            every = np.concatenate(body)
+            uniq, counts = np.unique(every, return_counts=True)
+            if len(uniq) != len(every):
+                lbl = table[int(uniq[np.argmax(counts > 1)])]
+                raise _Inconsistent(f"series {lbl} was pushed more than once")
         for name, f in new.items():
             if name in (PUSH_METRIC, PUSH_FAILURE_METRIC):
                 # Distinct per grouping key in Pushgateway even where the keys differ only
@@ -350,15 +376,12 @@ class GroupStore:
                 continue
             prev = old.get(name)
             if prev is f or (prev is not None and np.array_equal(prev.idx, f.idx)):
-                # Unchanged series (the usual re-push): they are this group's already.
-                seen.update(table[i] for i in f.idx.tolist())
-                continue
+                continue  # the usual re-push: these series are this group's already
+            owner_of = self._owner.get
             for i in f.idx.tolist():
-                lbl = table[i]
-                owner = self._owner.get(lbl)
-                if lbl in seen or (owner is not None and owner != group.key):
-                    raise _Inconsistent(f"series {lbl} was pushed more than once")
-                seen.add(lbl)
+                owner = owner_of(table[i])
+                if owner is not None and owner != group.key:
+                    raise _Inconsistent(f"series {table[i]} was pushed more than once")
 
     def _holds(
         self,
@@ -467,35 +490,42 @@ def _parse_text(group: Group, body: bytes, now_ns: int) -> _Parsed:
         raise _Inconsistent("pushed metrics must not have timestamps")
     types = {n: ("untyped" if m.type == "unknown" else m.type) for n, m in p.metadata.items()}
     helps = {n: m.help for n, m in p.metadata.items()}
-    table = group.table
-    names = [table[i].name for i in p.refs.tolist()]
-    fam_names = [_family_of(n, types) for n in names] if types else names
-    return _Parsed(_split(fam_names, p.refs, p.values, types, helps, now_ns), len(p.refs))
+    # Family per sample: resolve each distinct metric name once, then one array lookup.
+    nids = group.name_array()[p.refs]
+    uniq, inverse = np.unique(nids, return_inverse=True)
+    by_id = {i: n for n, i in group.names.items()}
+    fams = [_family_of(by_id[int(i)], types) for i in uniq.tolist()]
+    return _Parsed(_split(fams, inverse, p.refs, p.values, types, helps, now_ns), len(p.refs))
 
 
 def _split(
-    fam_names: list[str],
+    fams: list[str],
+    inverse: NDArray[np.intp],
     refs: NDArray[np.int64],
     values: NDArray[np.float64],
     types: Mapping[str, str],
     helps: Mapping[str, str],
     now_ns: int,
 ) -> dict[str, Family]:
-    """Group samples (body order) into families by name."""
+    """Group samples into families: sample ``k`` belongs to ``fams[inverse[k]]``."""
     out: dict[str, Family] = {}
-    if not fam_names:
+    if not len(refs):
         return out
-    uniq, inverse = np.unique(np.array(fam_names, dtype=object), return_inverse=True)
-    if len(uniq) == 1:
-        name = str(uniq[0])
+    # Several metric names can share a family (x_bucket, x_sum, x_count): renumber.
+    fam_index: dict[str, int] = {}
+    fam_of_name = np.array([fam_index.setdefault(f, len(fam_index)) for f in fams])
+    per_sample = fam_of_name[inverse]
+    names = list(fam_index)
+    if len(names) == 1:
+        (name,) = names
         return {
             name: Family(
                 name, types.get(name, "untyped"), helps.get(name, ""), now_ns, refs, values
             )
         }
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-    for k, name in enumerate(uniq.tolist()):
+    order = np.argsort(per_sample, kind="stable")
+    bounds = np.searchsorted(per_sample[order], np.arange(len(names) + 1))
+    for k, name in enumerate(names):
         sel = order[bounds[k] : bounds[k + 1]]
         out[name] = Family(
             name, types.get(name, "untyped"), helps.get(name, ""), now_ns, refs[sel], values[sel]
