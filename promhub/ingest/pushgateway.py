@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -212,6 +213,9 @@ class GroupStore:
         self._owner: dict[Labels, GroupKey] = {}
         #: Bumped on every change (the persistence debounce watches it).
         self.version = 0
+        #: Called (under the lock) with every change, as a record and a body, so that it
+        #: can be logged before the client gets its answer (see :mod:`.persistence`).
+        self.journal: Callable[[dict[str, Any], bytes], None] | None = None
 
     # -- reading ----------------------------------------------------------------------
 
@@ -266,9 +270,23 @@ class GroupStore:
                 new = self._apply(group, parsed, replace, now, now_ns)
             except _Inconsistent as e:
                 self._fail(group, now, now_ns, ttl)
+                self._record(
+                    {"op": "push", "g": dict(grouping), "ct": content_type, "r": replace,
+                     "ttl": ttl, "t": now},
+                    body,
+                )  # fmt: skip
                 raise PushError(_INCONSISTENT + str(e)) from None
             group.ttl = ttl
             self._commit(group, new)
+            self._record(
+                {"op": "push", "g": dict(grouping), "ct": content_type, "r": replace,
+                 "ttl": ttl, "t": now},
+                body,
+            )  # fmt: skip
+
+    def _record(self, rec: dict[str, Any], body: bytes = b"") -> None:
+        if self.journal is not None:
+            self.journal(rec, body)
 
     def delete(self, grouping: Mapping[str, str]) -> bool:
         """Remove a group; True if it existed."""
@@ -278,6 +296,7 @@ class GroupStore:
             if group is None:
                 return False
             self._remove(group)
+            self._record({"op": "delete", "g": dict(key)})
             return True
 
     def wipe(self) -> int:
@@ -286,6 +305,7 @@ class GroupStore:
             n = len(self._groups)
             for g in list(self._groups.values()):
                 self._remove(g)
+            self._record({"op": "wipe"})
             return n
 
     def expire(self, now: float | None = None) -> list[GroupKey]:
@@ -297,6 +317,7 @@ class GroupStore:
             ]
             for g in gone:
                 self._remove(g)
+                self._record({"op": "delete", "g": dict(g.key)})
             return [g.key for g in gone]
 
     def restore(self, group: Group) -> None:

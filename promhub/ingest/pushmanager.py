@@ -10,7 +10,9 @@ write is a few array concatenations and one append.
 
 :meth:`PushManager.tick` is the one periodic job (registered with the server's scheduler,
 run in a worker thread): it expires groups past their time to live, writes to the TSDB when
-a scrape interval has passed, and saves the groups when they changed (debounced).
+a scrape interval has passed, and takes a snapshot of the groups when the journal of
+changes has grown large or is old (see :mod:`promhub.ingest.persistence`; every accepted
+push is in the journal before it is answered, so snapshots only bound replay time).
 """
 
 from __future__ import annotations
@@ -26,20 +28,23 @@ from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from promhub.config.model import Config
-from promhub.ingest.persistence import load_groups, save_groups
+from promhub.ingest.persistence import Journal, load_groups, save_groups
 from promhub.ingest.pushgateway import GroupKey, GroupStore, PushLimits
 from promhub.model.labels import Labels
 from promhub.model.value import STALE_NAN
 from promhub.storage.interface import Appendable, Refs, StorageError, StorageFullError, empty_refs
 
-__all__ = ["PERSIST_DELAY", "TICK_INTERVAL", "PushManager"]
+__all__ = ["JOURNAL_SNAPSHOT_BYTES", "SNAPSHOT_INTERVAL", "TICK_INTERVAL", "PushManager"]
 
 log = logging.getLogger("promhub.pushgateway")
 
-#: How often :meth:`PushManager.tick` runs (TTL resolution, persistence debounce).
+#: How often :meth:`PushManager.tick` runs (TTL resolution, snapshot checks).
 TICK_INTERVAL = 1.0
-#: A change is saved at most this long after it happened (plus one tick).
-PERSIST_DELAY = 1.0
+#: A snapshot is taken when the journal has grown past this (or twice the last snapshot)...
+JOURNAL_SNAPSHOT_BYTES = 64 * 1024 * 1024
+#: ... or when there were changes and the last snapshot is this old (Pushgateway's
+#: ``--persistence.interval`` default).
+SNAPSHOT_INTERVAL = 300.0
 
 
 @dataclass(slots=True)
@@ -72,8 +77,9 @@ class PushManager:
         self._previous: Refs = empty_refs()
         self._last_write = 0.0
         self._saved_version = 0
-        self._changed_at = 0.0
-        self._seen_version = 0
+        self._saved_at = 0.0
+        self._snapshot_bytes = 0
+        self.journal: Journal | None = None
         self.groups_gauge = Gauge(
             "promhub_pushgateway_groups",
             "Pushed groups currently held.",
@@ -99,8 +105,13 @@ class PushManager:
 
     def load(self) -> int:
         """Read the persisted groups (call once, before serving)."""
-        n = load_groups(self.store, self.dir)
-        self._saved_version = self._seen_version = self.store.version
+        n, seq = load_groups(self.store, self.dir)
+        self.journal = Journal(self.dir, seq)
+        self.store.journal = self.journal
+        # Fold the replayed journals into a fresh snapshot at the first tick.
+        self._saved_version = -1 if seq > 1 else self.store.version
+        self._saved_at = time.time()
+        self._snapshot_bytes = self.journal.bytes
         if n:
             log.info("restored %d pushed groups from %s", n, self.dir)
         return n
@@ -127,27 +138,32 @@ class PushManager:
             self._maybe_save(now)
 
     def _maybe_save(self, now: float) -> None:
-        v = self.store.version
-        if v != self._seen_version:
-            self._seen_version = v
-            self._changed_at = now
-        if v != self._saved_version and now - self._changed_at >= PERSIST_DELAY:
-            self.save()
+        if self.store.version == self._saved_version:
+            return
+        journal = self.journal.bytes if self.journal is not None else 0
+        big = journal >= max(JOURNAL_SNAPSHOT_BYTES, 2 * self._snapshot_bytes)
+        if big or now - self._saved_at >= SNAPSHOT_INTERVAL or self._saved_version < 0:
+            self.save(now)
 
-    def save(self) -> None:
+    def save(self, now: float | None = None) -> None:
+        """Write a snapshot and start a new journal."""
         v = self.store.version
         try:
-            save_groups(self.store, self.dir)
+            self._snapshot_bytes = save_groups(self.store, self.dir, self.journal)
         except OSError as e:
             log.error("saving pushed groups to %s failed: %s", self.dir, e)
             return
         self._saved_version = v
+        self._saved_at = time.time() if now is None else now
 
     def stop(self) -> None:
         """Save the groups if anything changed since the last save. Blocking."""
         with self._lock:
             if self.store.version != self._saved_version:
                 self.save()
+            if self.journal is not None:
+                self.journal.close()
+                self.store.journal = self.journal = None
 
     # -- TSDB ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 
 from promhub.config.loader import load_config_text
 from promhub.config.model import ConfigError
-from promhub.ingest.persistence import load_groups, save_groups
+from promhub.ingest.persistence import Journal, load_groups, save_groups
 from promhub.ingest.pushgateway import GroupStore, PushError, PushLimits
 from promhub.model.protobuf_exposition import ProtobufError, decode_delimited
 from tests.ingest.metrics_proto import CONTENT_TYPE, MetricFamily, delimited, sample_families
@@ -92,7 +92,7 @@ def test_ttl_expiry_and_persistence_round_trip(tmp_path: Path) -> None:
     s.push({"job": "long", "x": ""}, b"b NaN\nc -Inf\n", "", replace=True, now=1000)
     save_groups(s, tmp_path)
     restored = GroupStore()
-    assert load_groups(restored, tmp_path) == 2
+    assert load_groups(restored, tmp_path) == (2, 1)
     assert series(restored, "short") == series(s, "short")
     g = restored.get((("job", "long"), ("x", "")))
     assert g is not None
@@ -110,8 +110,34 @@ def test_ttl_expiry_and_persistence_round_trip(tmp_path: Path) -> None:
 def test_corrupt_persistence_file_is_set_aside(tmp_path: Path) -> None:
     (tmp_path / "groups.json").write_text("{not json")
     s = GroupStore()
-    assert load_groups(s, tmp_path) == 0
+    assert load_groups(s, tmp_path) == (0, 1)
     assert (tmp_path / "groups.json.corrupt").exists()
+
+
+def test_journal_replays_changes_after_the_snapshot_and_ignores_a_torn_tail(
+    tmp_path: Path,
+) -> None:
+    s = GroupStore()
+    journal = Journal(tmp_path, 1)
+    s.journal = journal
+    s.push({"job": "a"}, b"x 1\n", "", replace=True, now=10)
+    save_groups(s, tmp_path, journal)  # snapshot, continue in journal.2
+    s.push({"job": "a"}, b"y 2\n", "", replace=False, now=20)
+    s.push({"job": "b"}, b"z 3\n", "", replace=True, now=20)
+    s.delete({"job": "b"})
+    with pytest.raises(PushError):
+        s.push({"job": "c"}, b"t 1 5\n", "", replace=True, now=30)  # records a failure
+    s.push({"job": "d"}, b"w 4\n", "", replace=True, now=40)
+    journal.close()
+    assert not (tmp_path / "journal.1").exists()
+    path = tmp_path / "journal.2"
+    path.write_bytes(path.read_bytes()[:-3])  # the last push was torn by a crash
+    restored = GroupStore()
+    assert load_groups(restored, tmp_path) == (2, 3)
+    assert series(restored, "a") == series(s, "a")
+    c = restored.get((("job", "c"),))
+    assert c is not None and c.failure_time == 30
+    assert restored.get((("job", "b"),)) is None and restored.get((("job", "d"),)) is None
 
 
 def test_pushgateway_config_section() -> None:
