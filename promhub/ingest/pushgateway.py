@@ -25,6 +25,7 @@ a worker thread.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -35,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promhub.model.exposition import ExpositionError, SeriesCache, parse
-from promhub.model.exposition_grammar import format_openmetrics_float
+from promhub.model.exposition_grammar import format_openmetrics_float, go_float
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.protobuf_exposition import (
     ProtobufError,
@@ -119,6 +120,9 @@ class Group:
     name_ids: list[int] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)
     _name_arr: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    #: Per table entry: 1 if it has an ``le``, 2 if it has a ``quantile`` that is not a
+    #: float (Pushgateway's parser rejects those in histograms and summaries).
+    bad_bounds: list[int] = field(default_factory=list)
     #: Bumped on every change, so that writers know when to rebuild what they derived.
     version: int = 0
 
@@ -153,6 +157,11 @@ class Group:
             if nid is None:
                 nid = self.names[name] = len(self.names)
             self.name_ids.append(nid)
+            bad = 0
+            for k, v in labels:
+                if k in ("le", "quantile") and go_float(v.encode()) is None:
+                    bad |= 1 if k == "le" else 2
+            self.bad_bounds.append(bad)
         return i
 
     def name_array(self) -> NDArray[np.int64]:
@@ -177,6 +186,7 @@ class Group:
         self.table = [self.table[i] for i in keep]
         self.index = {lbl: i for i, lbl in enumerate(self.table)}
         self.name_ids = [self.name_ids[i] for i in keep]
+        self.bad_bounds = [self.bad_bounds[i] for i in keep]
         self.raw.clear()
         self.families = {
             n: Family(f.name, f.type, f.help, f.time_ns, remap[f.idx], f.values, f.implicit_inf)
@@ -511,12 +521,69 @@ def _parse_text(group: Group, body: bytes, now_ns: int) -> _Parsed:
         raise _Inconsistent("pushed metrics must not have timestamps")
     types = {n: ("untyped" if m.type == "unknown" else m.type) for n, m in p.metadata.items()}
     helps = {n: m.help for n, m in p.metadata.items()}
+    if types or helps:
+        _check_metadata_lines(body)
     # Family per sample: resolve each distinct metric name once, then one array lookup.
     nids = group.name_array()[p.refs]
     uniq, inverse = np.unique(nids, return_inverse=True)
     by_id = {i: n for n, i in group.names.items()}
     fams = [_family_of(by_id[int(i)], types) for i in uniq.tolist()]
-    return _Parsed(_split(fams, inverse, p.refs, p.values, types, helps, now_ns), len(p.refs))
+    out = _split(fams, inverse, p.refs, p.values, types, helps, now_ns)
+    if any(group.bad_bounds):
+        _check_bounds(group, body, out)
+    return _Parsed(out, len(p.refs))
+
+
+_META_LINE = re.compile(rb"^[ \t]*#[ \t]+(HELP|TYPE)[ \t]+([^ \t\n]+)", re.MULTILINE)
+
+
+def _line_of(body: bytes, pos: int) -> int:
+    return body.count(b"\n", 0, pos) + 1
+
+
+def _check_metadata_lines(body: bytes) -> None:
+    """The text format rules Pushgateway's parser adds to Prometheus' scrape parser:
+    one HELP and one TYPE per metric name, and TYPE before the name's samples."""
+    seen: set[tuple[bytes, bytes]] = set()
+    for m in _META_LINE.finditer(body):
+        kind, name = m.group(1), m.group(2)
+        where = f"text format parsing error in line {_line_of(body, m.start())}: "
+        if (kind, name) in seen:
+            if kind == b"HELP":
+                raise PushError(where + f'second HELP line for metric name "{name.decode()}"')
+            raise PushError(
+                where + f'second TYPE line for metric name "{name.decode()}", '
+                "or TYPE reported after samples"
+            )
+        seen.add((kind, name))
+        if kind == b"TYPE":
+            before = body[: m.start()]
+            if any(
+                before.startswith(name + sep) or (b"\n" + name + sep) in before
+                for sep in (b"{", b" ", b"\t")
+            ):
+                raise PushError(
+                    where + f'second TYPE line for metric name "{name.decode()}", '
+                    "or TYPE reported after samples"
+                )
+
+
+def _check_bounds(group: Group, body: bytes, families: Mapping[str, Family]) -> None:
+    """Histogram ``le`` and summary ``quantile`` values must be floats (Pushgateway)."""
+    bad = np.array(group.bad_bounds, dtype=np.int64)
+    for f in families.values():
+        bit, label = {"histogram": (1, "le"), "summary": (2, "quantile")}.get(f.type, (0, ""))
+        hits = f.idx[(bad[f.idx] & bit) != 0] if bit else f.idx[:0]
+        if len(hits):
+            i = int(hits[0])
+            raw = next((k for k, v in group.raw.items() if v == i), b"")
+            pos = body.find(raw) if raw else -1
+            line = _line_of(body, pos) if pos >= 0 else 0
+            value = group.table[i].get(label)
+            raise PushError(
+                f"text format parsing error in line {line}: "
+                f"expected float as value for '{label}' label, got \"{value}\""
+            )
 
 
 def _split(

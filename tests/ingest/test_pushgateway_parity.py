@@ -57,6 +57,13 @@ SEQUENCE: list[tuple[str, str, bytes, dict[str, str]]] = [
     ("POST", "/metrics/job/par1", b"# TYPE temp gauge\ntemp 22\n", {}),
     ("DELETE", "/metrics/job/par1/instance/i1", b"", {}),
     ("DELETE", "/metrics/job/never-pushed", b"", {}),
+    # Rules of Pushgateway's text parser that Prometheus' scrape parser does not have.
+    ("PUT", "/metrics/job/par13", b'# TYPE s summary\ns{quantile="abc"} 1\n', {}),
+    ("PUT", "/metrics/job/par13", b"# HELP a x\n# HELP a y\na 1\n", {}),
+    ("PUT", "/metrics/job/par13", b"# TYPE a gauge\n# TYPE a gauge\na 1\n", {}),
+    ("PUT", "/metrics/job/par13", b"a 1\n# TYPE a gauge\n", {}),
+    ("PUT", "/metrics/job/par13", b'# TYPE h histogram\nh_bucket{le="x"} 1\n', {}),
+    ("PUT", "/metrics/job/par14", b'a{le="x"} 1\nb{x="a\\"b\\nc"} 2\n\n# free comment\n', {}),
 ]
 
 
