@@ -244,3 +244,23 @@ def test_push_api_can_be_turned_off(tmp_path: Path) -> None:
         assert groups(p.url) == []
     finally:
         p.stop()
+
+
+def test_reload_applies_new_push_limits(tmp_path: Path) -> None:
+    p = start_promhub(
+        tmp_path / "data", "global:\n  scrape_interval: 1s\n", "--web.enable-lifecycle"
+    )
+    try:
+        assert request(p.url + "/metrics/job/r", "PUT", b"a 1\nb 2\n")[0] == 200
+        cfg = tmp_path / "data.yml"
+        cfg.write_text("global:\n  scrape_interval: 1s\npushgateway:\n  series_limit: 1\n")
+        assert request(p.url + "/-/reload", "POST")[0] == 200
+        status, text = request(p.url + "/metrics/job/r", "PUT", b"a 1\nb 2\n")
+        assert status == 400 and "limit of 1" in text
+        # A bad section is refused with file:line and the running limits stay.
+        cfg.write_text("pushgateway:\n  series_limit: many\n")
+        status, text = request(p.url + "/-/reload", "POST")
+        assert status == 500 and "data.yml:2" in text and "series_limit" in text
+        assert request(p.url + "/metrics/job/r", "PUT", b"a 1\n")[0] == 200
+    finally:
+        p.stop()
