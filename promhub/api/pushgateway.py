@@ -144,6 +144,9 @@ async def _push(request: web.Request, method: str, job_base64: bool) -> web.Resp
     except (_BadRequest, PushError) as e:
         code = 400
         return web.Response(status=400, text=f"{e}\n")
+    except OSError as e:  # the journal cannot be written (full disk): not applied
+        code = 503
+        return web.Response(status=503, text=f"cannot store the push: {e}\n")
     except web.HTTPRequestEntityTooLarge:
         code = 413
         raise

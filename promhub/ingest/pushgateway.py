@@ -286,13 +286,14 @@ class GroupStore:
                     body,
                 )  # fmt: skip
                 raise PushError(_INCONSISTENT + str(e)) from None
-            group.ttl = ttl
-            self._commit(group, new)
+            # Logged first: if the journal cannot be written the push is not applied.
             self._record(
                 {"op": "push", "g": dict(grouping), "ct": content_type, "r": replace,
                  "ttl": ttl, "t": now},
                 body,
             )  # fmt: skip
+            group.ttl = ttl
+            self._commit(group, new)
 
     def _record(self, rec: dict[str, Any], body: bytes = b"") -> None:
         if self.journal is not None:
