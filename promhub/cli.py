@@ -86,6 +86,13 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="accept remote write requests at /api/v1/write",
     )
+    p.add_argument(
+        "--web.enable-push-api",
+        dest="enable_push_api",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="accept Pushgateway pushes on /metrics/job/... (default on)",
+    )
     p.add_argument("--web.external-url", dest="external_url", default="")
     p.add_argument(
         "--web.max-request-body-bytes",
@@ -276,6 +283,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             enable_admin_api=args.enable_admin_api,
             enable_otlp_receiver=args.enable_otlp_receiver,
             enable_remote_write_receiver=args.enable_remote_write_receiver,
+            enable_push_api=args.enable_push_api,
             external_url=args.external_url,
             max_body_bytes=_size_bytes(args.max_body),
             log_level=args.log_level,
@@ -299,6 +307,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "web.enable-admin-api": str(args.enable_admin_api).lower(),
                 "web.enable-otlp-receiver": str(args.enable_otlp_receiver).lower(),
                 "web.enable-remote-write-receiver": str(args.enable_remote_write_receiver).lower(),
+                "web.enable-push-api": str(args.enable_push_api).lower(),
                 "web.external-url": args.external_url,
                 "log.level": args.log_level,
                 "web.config.file": args.web_config_file,

@@ -181,6 +181,7 @@ def build_app(server: Server) -> web.Application:
     from promhub.api import remote_read
     from promhub.api.federate import federate
     from promhub.api.otlp import register_otlp
+    from promhub.api.pushgateway import register_pushgateway
     from promhub.api.security import WebSecurity, cors_middleware
     from promhub.api.v1 import register_v1
     from promhub.api.v1_write import remote_write
@@ -214,4 +215,5 @@ def build_app(server: Server) -> web.Application:
     r.add_post("/api/v1/read", remote_read.read)
     register_v1(app)
     register_otlp(app)
+    register_pushgateway(app)
     return app

@@ -36,6 +36,7 @@ from promhub.config.model import (
     StaticConfig,
 )
 from promhub.config.otlp import parse_settings as parse_otlp_settings
+from promhub.config.pushgateway import read_pushgateway
 from promhub.config.remote import read_remote_reads
 from promhub.config.remote_write import read_remote_write
 from promhub.config.units import format_duration, parse_duration, parse_size
@@ -77,6 +78,7 @@ _INHERITED_LIMITS = (
 _TOP = {
     "global", "scrape_configs", "scrape_config_files", "rule_files", "alerting",
     "remote_write", "remote_read", "storage", "tracing", "otlp", "runtime",
+    "pushgateway",
 }  # fmt: skip
 _GLOBAL = {
     "scrape_interval", "scrape_timeout", "scrape_protocols", "evaluation_interval",
@@ -263,6 +265,7 @@ class _Loader:
         cfg.runtime = self.raw_mapping(top, "runtime")
         cfg.remote_write = read_remote_write(top, self.join, self.relabel_configs)
         cfg.remote_read = read_remote_reads(top, self.join)
+        cfg.pushgateway = read_pushgateway(top)
         return cfg
 
     def scrape_config_file(

@@ -232,6 +232,18 @@ class RemoteReadConfig:
 
 
 @dataclass(slots=True)
+class PushgatewayConfig:
+    """promhub's own ``pushgateway:`` section (not in prometheus.yml): push API limits."""
+
+    #: Time to live of a pushed group when the push does not set one (0: forever).
+    default_ttl: float = 0.0
+    #: Most series one push may carry (0: no limit).
+    series_limit: int = 100_000
+    #: Largest push body in bytes (0: only ``--web.max-request-body-bytes``).
+    body_size_limit: int = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
 class Config:
     global_: GlobalConfig = field(default_factory=GlobalConfig)
     scrape_configs: list[ScrapeConfig] = field(default_factory=list)
@@ -244,6 +256,7 @@ class Config:
     tracing: dict[str, Any] = field(default_factory=dict)
     otlp: dict[str, Any] = field(default_factory=dict)
     runtime: dict[str, Any] = field(default_factory=dict)
+    pushgateway: PushgatewayConfig = field(default_factory=PushgatewayConfig)
     #: Where it came from ("" for the embedded default) and its text, for /status/config.
     source_file: str = ""
     source_text: str = ""

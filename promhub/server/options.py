@@ -34,6 +34,8 @@ class Options:
     enable_otlp_receiver: bool = False
     #: ``--web.enable-remote-write-receiver``: accept ``POST /api/v1/write``.
     enable_remote_write_receiver: bool = False
+    #: ``--[no-]web.enable-push-api``: accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...).
+    enable_push_api: bool = True
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

@@ -23,6 +23,7 @@ from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
 from promhub.discovery.manager import DiscoveryManager
 from promhub.ingest.otlp import OTLPReceiver
+from promhub.ingest.pushmanager import TICK_INTERVAL, PushManager
 from promhub.ingest.remote_write import RemoteWriteReceiver
 from promhub.instrument.host import host_registry
 from promhub.scrape.manager import ScrapeManager
@@ -64,6 +65,8 @@ class Server:
         self.remote_write_receiver: RemoteWriteReceiver | None = None
         #: remote_write queues, fed from the TSDB's WAL (created once the DB is open).
         self.remote_write: WriteStorage | None = None
+        #: The Pushgateway API's groups (None until storage is open).
+        self.push: PushManager | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -118,6 +121,8 @@ class Server:
         self.discovery.apply_config(cfg.scrape_configs)
         if self.otlp is not None:
             self.otlp.apply_config(cfg.otlp)
+        if self.push is not None:
+            self.push.apply_config(cfg)
         if self.opts.exemplar_storage:
             self.exemplars.resize(max_exemplars(cfg))
         self.config = cfg
@@ -191,7 +196,11 @@ class Server:
                 exemplars=self.exemplars if self.opts.exemplar_storage else None,
                 registry=self.registry,
             )
+        push = PushManager(appendable, data / "pushgateway", self.registry)
+        await asyncio.to_thread(push.load)
+        self.push = push
         self._apply(cfg)
+        self.scheduler.add("pushgateway", TICK_INTERVAL, push.tick, blocking=True)
         if self.db is not None:
             self.scheduler.add(
                 "tsdb_maintenance", self.opts.maintenance_interval, self.db.maintain, blocking=True
@@ -266,6 +275,8 @@ class Server:
     async def stop(self) -> None:
         self.ready = False
         await self.scheduler.stop()
+        if self.push is not None:
+            await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:
             await self.discovery.stop()
         if self.scrape is not None:
