@@ -33,6 +33,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from promhub.model.labels import Labels
+
+# The TSDB's rules for a new series (sorted unique names, no empty values, a metric name).
+from promhub.storage.batching import QueuedAppender
 from promhub.storage.interface import (
     Appender,
     AppendResult,
@@ -41,8 +44,6 @@ from promhub.storage.interface import (
     Timestamps,
     Values,
 )
-
-# The TSDB's rules for a new series (sorted unique names, no empty values, a metric name).
 from promhub.tsdb.head import _validate
 from promhub.tsdb.wal import (
     DEFAULT_SEGMENT_SIZE,
@@ -373,68 +374,11 @@ class AgentStorage:
             self.wal.close()
 
 
-class AgentAppender:
+class AgentAppender(QueuedAppender):
     """An :class:`~promhub.storage.interface.Appender` into :class:`AgentStorage`."""
 
     def __init__(self, agent: AgentStorage) -> None:
-        self._agent = agent
-        self._refs: list[Refs] = []
-        self._ts: list[Timestamps] = []
-        self._vals: list[Values] = []
-        self._sts: list[Timestamps | None] = []
-
-    def ref(self, labels: Labels) -> int:
-        return self._agent.ref(labels)
-
-    def append(
-        self,
-        refs: Refs,
-        timestamps: Timestamps,
-        values: Values,
-        start_timestamps: Timestamps | None = None,
-    ) -> None:
-        refs = np.asarray(refs, dtype=np.int64)
-        timestamps = np.asarray(timestamps, dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        if len(values) != len(refs) or len(timestamps) not in (1, len(refs)):
-            raise ValueError(
-                f"append: {len(refs)} refs, {len(timestamps)} timestamps and "
-                f"{len(values)} values do not match"
-            )
-        self._refs.append(refs)
-        self._ts.append(timestamps)
-        self._vals.append(values)
-        if start_timestamps is not None:
-            start_timestamps = np.broadcast_to(
-                np.asarray(start_timestamps, dtype=np.int64), refs.shape
-            )
-        self._sts.append(start_timestamps)
-
-    def commit(self) -> AppendResult:
-        refs, ts, vals, sts = self._refs, self._ts, self._vals, self._sts
-        self.rollback()
-        if not refs:
-            return self._agent.commit(
-                np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.float64)
-            )
-        if len(refs) == 1:
-            return self._agent.commit(refs[0], ts[0], vals[0], sts[0])
-        full = [np.broadcast_to(t, r.shape) for t, r in zip(ts, refs, strict=True)]
-        cat_ts = np.concatenate(full)
-        if len(cat_ts) and bool((cat_ts == cat_ts[0]).all()):
-            cat_ts = cat_ts[:1]
-        cat_sts = None
-        if any(s is not None for s in sts):
-            cat_sts = np.concatenate(
-                [
-                    np.zeros(len(r), np.int64) if s is None else s
-                    for s, r in zip(sts, refs, strict=True)
-                ]
-            )
-        return self._agent.commit(np.concatenate(refs), cat_ts, np.concatenate(vals), cat_sts)
-
-    def rollback(self) -> None:
-        self._refs, self._ts, self._vals, self._sts = [], [], [], []
+        super().__init__(agent)
 
 
 _check: type[Appender] = AgentAppender  # AgentAppender satisfies the Appender protocol

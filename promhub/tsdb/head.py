@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from promhub.model.labels import METRIC_NAME, METRIC_NAME_RE, Labels
 from promhub.model.matcher import Matcher
+from promhub.storage.batching import QueuedAppender, normalize_start_timestamps
 from promhub.storage.interface import AppendResult, Refs, StorageError, Timestamps, Values
 from promhub.tsdb.headchunk import decode_frame, encode_frame
 from promhub.tsdb.postings import MemPostings
@@ -416,7 +417,7 @@ class Head:
             raise ValueError(
                 f"append: {n} refs, {len(ts)} timestamps and {len(vals)} values do not match"
             )
-        sts = _normalize_sts(sts, n)
+        sts = normalize_start_timestamps(sts, n)
         res = AppendResult()
         with self.lock:
             if n and (int(refs.min()) < 0 or int(refs.max()) >= len(self._labels)):
@@ -429,7 +430,7 @@ class Head:
             a_refs = refs[accept]
             a_vals = vals[accept]
             a_ts = ts if len(ts) == 1 else ts[accept]
-            a_sts = None if sts is None else _normalize_sts(sts[accept], len(a_refs))
+            a_sts = None if sts is None else normalize_start_timestamps(sts[accept], len(a_refs))
             if len(a_ts) > 1 and a_ts[0] == a_ts[-1] and (a_ts == a_ts[0]).all():
                 a_ts = a_ts[:1]
             data = b""
@@ -687,7 +688,7 @@ class Head:
             elif b.maxt >= t:
                 m = b.full_ts() >= t
                 ts = b.ts if len(b.ts) == 1 else b.ts[m]
-                sts = None if b.sts is None else _normalize_sts(b.sts[m], int(m.sum()))
+                sts = None if b.sts is None else normalize_start_timestamps(b.sts[m], int(m.sum()))
                 kept_batches.append(_Batch(b.refs[m], ts, b.vals[m], t, b.maxt, sts))
         return HeadSnapshot(kept_chunks, kept_batches)
 
@@ -804,74 +805,11 @@ class Head:
         }
 
 
-class HeadAppender:
+class HeadAppender(QueuedAppender):
     """An :class:`~promhub.storage.interface.Appender` writing into a :class:`Head`."""
 
     def __init__(self, head: Head) -> None:
-        self._head = head
-        self._refs: list[Refs] = []
-        self._ts: list[Timestamps] = []
-        self._vals: list[Values] = []
-        self._sts: list[Timestamps | None] = []
-
-    def ref(self, labels: Labels) -> int:
-        return self._head.ref(labels)
-
-    def append(
-        self,
-        refs: Refs,
-        timestamps: Timestamps,
-        values: Values,
-        start_timestamps: Timestamps | None = None,
-    ) -> None:
-        refs = np.asarray(refs, dtype=np.int64)
-        timestamps = np.asarray(timestamps, dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        if len(values) != len(refs) or len(timestamps) not in (1, len(refs)):
-            raise ValueError(
-                f"append: {len(refs)} refs, {len(timestamps)} timestamps and "
-                f"{len(values)} values do not match"
-            )
-        self._refs.append(refs)
-        self._ts.append(timestamps)
-        self._vals.append(values)
-        self._sts.append(_normalize_sts(start_timestamps, len(refs)))
-
-    def commit(self) -> AppendResult:
-        refs, ts, vals, sts = self._refs, self._ts, self._vals, self._sts
-        self.rollback()
-        if not refs:
-            return self._head.commit(_EMPTY_I, np.zeros(1, np.int64), _EMPTY_F)
-        if len(refs) == 1:
-            return self._head.commit(refs[0], ts[0], vals[0], sts=sts[0])
-        full = [np.broadcast_to(t, r.shape) for t, r in zip(ts, refs, strict=True)]
-        cat_ts = np.concatenate(full)
-        if len(cat_ts) and (cat_ts == cat_ts[0]).all():
-            cat_ts = cat_ts[:1]
-        cat_sts = None
-        if any(s is not None for s in sts):
-            cat_sts = np.concatenate(
-                [
-                    np.zeros(len(r), np.int64) if s is None else s
-                    for s, r in zip(sts, refs, strict=True)
-                ]
-            )
-        return self._head.commit(np.concatenate(refs), cat_ts, np.concatenate(vals), sts=cat_sts)
-
-    def rollback(self) -> None:
-        self._refs, self._ts, self._vals, self._sts = [], [], [], []
-
-
-def _normalize_sts(sts: Timestamps | None, n: int) -> Timestamps | None:
-    """Start timestamps as an int64 array of length ``n``, or None if none is set."""
-    if sts is None:
-        return None
-    sts = np.asarray(sts, dtype=np.int64)
-    if len(sts) not in (1, n):
-        raise ValueError(f"append: {n} samples but {len(sts)} start timestamps")
-    if not sts.any():
-        return None
-    return np.broadcast_to(sts, (n,)).copy() if len(sts) != n else sts
+        super().__init__(head)
 
 
 # -- columnar helpers ---------------------------------------------------------------------
