@@ -23,8 +23,8 @@ scanner and the pure-Python fallback, warm cache (every series known, the steady
 and cold (every series new), plus the in-process receiver (decode, cache, validation,
 append, WAL commit) without HTTP.
 
-    python bench/remote_write_bench.py                     # both systems, 500 and 2000/request
-    python bench/remote_write_bench.py --runs 3            # medians of 3
+    python bench/remote_write_bench.py                     # both systems, 500 and 2000/request, 3 runs
+    python bench/remote_write_bench.py --runs 1            # one run instead of medians of 3
     python bench/remote_write_bench.py --systems promhub --series-per-request 2000
     python bench/remote_write_bench.py --series 2000 --rounds 5 --skip-decode   # smoke
 """
@@ -416,7 +416,7 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]], shapes: list[in
         f"{args.connections} connections, median of {args.runs} run(s)",
         "",
         "| system | series/request | samples/s (wall) | server CPU-s | samples/s per core "
-        "| CPU µs/sample | CPU-s settling after | RSS after | WAL B/sample | answers "
+        "| CPU µs/sample | CPU-s settling after | RSS after | WAL B/sample | answers (all runs) "
         "| stored = sent |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
@@ -514,7 +514,7 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=100, help="measured rounds (plus one warm-up)")
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--runs", type=int, default=1, help="median of N runs")
+    ap.add_argument("--runs", type=int, default=3, help="median of N runs")
     ap.add_argument("--prometheus", default=PROMETHEUS)
     ap.add_argument("--skip-server", action="store_true", help="decode rates only")
     ap.add_argument("--skip-decode", action="store_true", help="end to end only")
