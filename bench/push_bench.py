@@ -19,10 +19,14 @@ promhub runs with ``scrape_interval: 15s`` (so the TSDB write of the pushed grou
 of the cost, as in production) and the default limits. Results go to
 ``bench/out/push-<time>/`` (``result.json``, ``table.md``) and the table to stdout.
 
+The default compares promhub with the real Pushgateway (``/usr/bin/prometheus-pushgateway``,
+one server at a time, same clients and bodies) and ends with a ratio table:
+promhub/Pushgateway server CPU per push (below 1: promhub is cheaper) and pushes/s.
+
 Example::
 
-    python bench/push_bench.py                               # 100 and 1000 series, promhub
-    python bench/push_bench.py --systems promhub,pushgateway # with the real Pushgateway
+    python bench/push_bench.py                               # both systems, 100 and 1000 series
+    python bench/push_bench.py --systems promhub             # promhub alone
     python bench/push_bench.py --series 100 --duration 5     # quick check
 """
 
@@ -203,9 +207,32 @@ def run_one(system: str, series: int, args: argparse.Namespace, workdir: Path) -
     }
 
 
+def _ratio_table(rows: list[dict[str, Any]]) -> list[str]:
+    """promhub/Pushgateway per body size, when both ran."""
+    by = {(r["system"], r["series_per_push"]): r for r in rows}
+    sizes = [n for (s, n) in by if s == "promhub" and ("pushgateway", n) in by]
+    if not sizes:
+        return []
+    out = [
+        "",
+        "| series/push | promhub CPU µs/series | Pushgateway CPU µs/series "
+        "| promhub/Pushgateway CPU per push | promhub/Pushgateway pushes/s |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for n in sizes:
+        a, b = by[("promhub", n)], by[("pushgateway", n)]
+        cpu = a["cpu_s_per_1k_pushes"] / b["cpu_s_per_1k_pushes"] if b["pushes"] else 0.0
+        rate = a["pushes_per_s"] / b["pushes_per_s"] if b["pushes"] else 0.0
+        out.append(
+            f"| {n} | {a['cpu_us_per_series']:.2f} | {b['cpu_us_per_series']:.2f} "
+            f"| **{cpu:.2f}** | {rate:.2f} |"
+        )
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--systems", default="promhub", help="promhub and/or pushgateway")
+    ap.add_argument("--systems", default="promhub,pushgateway", help="promhub and/or pushgateway")
     ap.add_argument("--series", default="100,1000", help="series per push (comma-separated)")
     ap.add_argument("--clients", type=int, default=3)
     ap.add_argument("--groups", type=int, default=10, help="groups each client cycles through")
@@ -235,6 +262,7 @@ def main() -> int:
             f"| {r['p99_ms']:.1f} | {r['cpu_s_per_1k_pushes']:.2f} "
             f"| {r['cpu_us_per_series']:.2f} | {r['errors']} |"
         )
+    table += _ratio_table(rows)
     text = "\n".join(table) + "\n"
     (outdir / "table.md").write_text(text)
     print(text + f"\n(results in {outdir})")
