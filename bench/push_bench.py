@@ -83,8 +83,8 @@ def body(series: int, push_no: int, client: int) -> bytes:
     lines.append("# HELP batch_last_value Last value seen.")
     lines.append("# TYPE batch_last_value gauge")
     for i in range(rest - half):
-        v = (push_no * 7919 + i * 31 + client) % 100000 / 7
-        lines.append(f'batch_last_value{{table="t{i % 50}",stage="s{i % 7}",shard="{i}"}} {v}')
+        g = (push_no * 7919 + i * 31 + client) % 100000 / 7
+        lines.append(f'batch_last_value{{table="t{i % 50}",stage="s{i % 7}",shard="{i}"}} {g}')
     return ("\n".join(lines) + "\n").encode()
 
 
