@@ -104,7 +104,9 @@ def encode_write_request(
     if len(ts) == 0:
         return b""
     flat, rowlen = _encode_samples(ts, vals)
-    ends = np.cumsum(rowlen)[np.cumsum(counts) - 1]
+    # A series with no samples (a remote read answer may hold one) ends where the
+    # previous one did: index a cumsum that starts at 0.
+    ends = np.concatenate(([0], np.cumsum(rowlen)))[np.cumsum(counts)]
     parts: list[bytes] = []
     add = parts.append
     hdr = _HEADERS
