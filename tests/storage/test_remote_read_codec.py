@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
@@ -172,3 +174,65 @@ SAMPLE = _ld(2, b"\x10\x01")  # timestamp 1, value 0.0
 def test_malformed_query_result_names_the_problem(body: bytes, what: str) -> None:
     with pytest.raises(RemoteReadError, match=f"malformed protobuf: .*{what}.*query result 0"):
         decode_read_response(body)
+
+
+def read_response_class() -> Any:
+    """prometheus.ReadResponse (prompb/remote.proto, types.proto) built at runtime."""
+    f = descriptor_pb2.FileDescriptorProto(name="rr.proto", package="prometheus", syntax="proto3")
+
+    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
+        m = f.message_type.add(name=name)
+        for fname, num, ftype, label, tname in fields:
+            fd = m.field.add(name=fname, number=num, type=ftype, label=label)
+            if tname:
+                fd.type_name = tname
+
+    opt, rep, string, double, int64, message = 1, 3, 9, 1, 3, 11
+    msg("Label", ("name", 1, string, opt, ""), ("value", 2, string, opt, ""))
+    msg("Sample", ("value", 1, double, opt, ""), ("timestamp", 2, int64, opt, ""))
+    msg(
+        "TimeSeries",
+        ("labels", 1, message, rep, ".prometheus.Label"),
+        ("samples", 2, message, rep, ".prometheus.Sample"),
+    )
+    msg("QueryResult", ("timeseries", 1, message, rep, ".prometheus.TimeSeries"))
+    msg("ReadResponse", ("results", 1, message, rep, ".prometheus.QueryResult"))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.ReadResponse"))
+
+
+def test_encoded_response_parses_with_protobuf() -> None:
+    # Timestamps of one era (every varint 6 bytes) and of mixed lengths, and an empty
+    # series first: what the protobuf library reads must be exactly what was encoded.
+    empty = Labels.from_dict({"__name__": "empty"})
+    a = Labels.from_dict({"__name__": "a", "zone": "é"})
+    era = np.array([1_700_000_000_000, 1_700_000_015_000, 1_700_000_030_000], np.int64)
+    mixed = np.array([-5, 0, 127, 128, 2**62], np.int64)
+    batches = [
+        SeriesBatch([empty, a], np.array([0, 0, 3]), era, np.array([1.0, STALE, -np.inf])),
+        SeriesBatch([a], np.array([0, 5]), mixed, np.array([0.0, -0.0, 1e-300, np.inf, 2.5])),
+    ]
+    m = read_response_class()()
+    m.ParseFromString(encode_read_response(batches))
+    assert len(m.results) == 2
+    for res, b in zip(m.results, batches, strict=True):
+        got = [
+            (
+                Labels.from_pairs((lb.name, lb.value) for lb in s.labels),
+                [(x.timestamp, struct.pack("<d", x.value)) for x in s.samples],
+            )
+            for s in res.timeseries
+        ]
+        offs = b.offsets.tolist()
+        want = [
+            (
+                ls,
+                [
+                    (int(b.timestamps[j]), struct.pack("<d", float(b.values[j])))
+                    for j in range(offs[i], offs[i + 1])
+                ],
+            )
+            for i, ls in enumerate(b.labels)
+        ]
+        assert got == want
