@@ -236,3 +236,13 @@ def test_encoded_response_parses_with_protobuf() -> None:
             for i, ls in enumerate(b.labels)
         ]
         assert got == want
+
+
+def test_labels_in_any_order_with_empty_values_are_normalised() -> None:
+    def label(name: bytes, value: bytes) -> bytes:
+        return _ld(1, _ld(1, name) + _ld(2, value))
+
+    wire = label(b"zone", b"") + label(b"job", b"j") + label(b"__name__", b"m")
+    (out,) = decode_read_response(_ld(1, _ld(1, wire + SAMPLE)))
+    assert out.labels == [Labels.from_dict({"__name__": "m", "job": "j"})]
+    assert list(out.labels[0]) == [("__name__", "m"), ("job", "j")]
