@@ -12,16 +12,17 @@ Wire shapes (``prompb/remote.proto`` and ``types.proto``)::
     TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; ... }
     Sample       { double value = 1; int64 timestamp = 2; }
 
-Bodies are snappy block-compressed (``cramjam.snappy.*_raw``). Samples are decoded into
-NumPy arrays: a Python loop only finds where each sample record starts (one small-int
-step per sample); values and varint timestamps are then gathered vectorised. The
-:func:`decode_read_response` entry point is the seam where a compiled scanner can replace
-this later without touching callers.
+Bodies are snappy block-compressed (``cramjam.snappy.*_raw``). A ``QueryResult`` is the
+same wire shape as a remote_write ``WriteRequest`` (``repeated TimeSeries = 1``), so
+responses are decoded by remote_write's wire scanner (:func:`promhub.ingest.writerequest.scan`,
+C with a Python twin) and encoded by the sender's codec
+(:mod:`promhub.storage.remote.codec`): samples live in NumPy arrays both ways, and Python
+work is per series (labels) and per query, never per sample. Requests are small and are
+read field by field here.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,9 +33,11 @@ from numpy.typing import NDArray
 
 from promhub.config.http_client import USER_AGENT, HTTPAuth, proxy_for, ssl_context
 from promhub.config.model import RemoteReadConfig
+from promhub.ingest.writerequest import DecodeError, decode_labels, scan
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher, MatchType
 from promhub.storage.interface import SeriesBatch
+from promhub.storage.remote.codec import encode_labels, encode_write_request
 
 __all__ = [
     "RemoteReadError",
@@ -56,7 +59,6 @@ _MATCH_TYPES = {
     MatchType.NOT_REGEX: 3,
 }
 _MATCH_FROM_WIRE = {v: k for k, v in _MATCH_TYPES.items()}
-_F64 = struct.Struct("<d")
 
 
 class RemoteReadError(Exception):
@@ -212,154 +214,62 @@ def empty_batch() -> SeriesBatch:
 def encode_read_response(results: Sequence[SeriesBatch]) -> bytes:
     """A serialized ``ReadResponse`` with one ``QueryResult`` per batch.
 
-    Sample records are built as rows of a byte matrix (tag, length, value, varint
-    timestamp) and flattened through a mask, so no Python work happens per sample.
+    A ``QueryResult`` body is byte for byte a WriteRequest holding only its TimeSeries
+    (both are ``repeated TimeSeries = 1``), so the remote_write sender's codec encodes it:
+    samples in NumPy column operations, Python work only per series.
     """
     out = bytearray()
     for batch in results:
-        qr = bytearray()
-        offs = batch.offsets.tolist()
-        samples = _encode_samples(batch.timestamps, batch.values)
-        rec_ends = samples[1]
-        for i, ls in enumerate(batch.labels):
-            ts = bytearray()
-            for name, value in ls:
-                ts += _len_field(1, _len_field(1, name.encode()) + _len_field(2, value.encode()))
-            lo, hi = offs[i], offs[i + 1]
-            ts += samples[0][rec_ends[lo - 1] if lo else 0 : rec_ends[hi - 1] if hi else 0]
-            qr += _len_field(1, bytes(ts))
-        out += _len_field(1, bytes(qr))
+        body = encode_write_request(
+            [encode_labels(ls) for ls in batch.labels],
+            np.diff(batch.offsets),
+            batch.timestamps,
+            batch.values,
+        )
+        out += _len_field(1, body)
     return bytes(out)
-
-
-def _encode_samples(ts: NDArray[np.int64], vals: NDArray[np.float64]) -> tuple[bytes, list[int]]:
-    """All samples as ``TimeSeries.samples`` field records; and each record's end offset."""
-    n = len(ts)
-    if n == 0:
-        return b"", []
-    u = ts.astype(np.int64).view(np.uint64)
-    shifts = np.arange(10, dtype=np.uint64) * np.uint64(7)
-    groups = (u[:, None] >> shifts[None, :]) & np.uint64(0x7F)
-    # A varint has one byte per 7-bit group up to the highest non-zero one (at least one).
-    k = np.maximum(1, ((u[:, None] >> shifts[None, :]) != 0).sum(axis=1)).astype(np.int64)
-    cont = np.arange(10)[None, :] < (k - 1)[:, None]
-    vbytes = (groups | np.where(cont, np.uint64(0x80), np.uint64(0))).astype(np.uint8)
-    rows = np.zeros((n, 22), dtype=np.uint8)
-    rows[:, 0] = 0x12
-    rows[:, 1] = 10 + k
-    rows[:, 2] = 0x09
-    rows[:, 3:11] = vals.astype(np.float64).view(np.uint8).reshape(n, 8)
-    rows[:, 11] = 0x10
-    rows[:, 12:22] = vbytes
-    mask = np.arange(22)[None, :] < (12 + k)[:, None]
-    ends = np.cumsum(12 + k).tolist()
-    return rows[mask].tobytes(), ends
 
 
 def decode_read_response(data: bytes) -> list[SeriesBatch]:
     """The ``QueryResult``s of a serialized ``ReadResponse`` as :class:`SeriesBatch`es
-    (series sorted by labels; series without float samples are left out).
+    (series sorted by labels, samples by time; series without float samples, such as
+    native histograms, are left out).
 
     Raises :class:`RemoteReadError` on a malformed body.
     """
+    view = memoryview(data)
     out: list[SeriesBatch] = []
     for field, wt, a, b in _fields(data, 0, len(data)):
         if field == 1 and wt == 2:
-            out.append(_decode_query_result(data, a, b))
+            try:
+                out.append(_decode_query_result(view[a:b]))
+            except DecodeError as e:
+                raise RemoteReadError(f"{e} of query result {len(out)}") from None
     return out
 
 
-def _decode_query_result(data: bytes, a: int, b: int) -> SeriesBatch:
-    labels: list[Labels] = []
-    counts: list[int] = []
-    starts: list[int] = []
-    lens: list[int] = []
-    for field, wt, x, y in _fields(data, a, b):
-        if field != 1 or wt != 2:
-            continue
-        pairs: list[tuple[str, str]] = []
-        n0 = len(starts)
-        pos = x
-        while pos < y:
-            tag = data[pos]
-            if tag == 0x12 and pos + 1 < y and data[pos + 1] < 0x80:
-                # The common case: a Sample record (at most 20 bytes, one-byte length).
-                ln = data[pos + 1]
-                starts.append(pos + 2)
-                lens.append(ln)
-                pos += 2 + ln
-                continue
-            key, p2 = _read_varint(data, pos)
-            f, w = key >> 3, key & 7
-            if w != 2:
-                # No TimeSeries field is anything but length-delimited.
-                raise RemoteReadError(f"malformed protobuf: wire type {w} in TimeSeries")
-            ln, p2 = _read_varint(data, p2)
-            if p2 + ln > y:
-                raise RemoteReadError("malformed protobuf: length past the end of the message")
-            if f == 1:
-                name = value = ""
-                for f3, w3, s3, e3 in _fields(data, p2, p2 + ln):
-                    if f3 == 1 and w3 == 2:
-                        name = data[s3:e3].decode("utf-8", "replace")
-                    elif f3 == 2 and w3 == 2:
-                        value = data[s3:e3].decode("utf-8", "replace")
-                pairs.append((name, value))
-            elif f == 2:
-                starts.append(p2)
-                lens.append(ln)
-            pos = p2 + ln
-        if pos != y:
-            raise RemoteReadError("malformed protobuf: field past the end of TimeSeries")
-        n = len(starts) - n0
-        if n == 0:
-            continue
-        labels.append(Labels.from_pairs(pairs))
-        counts.append(n)
-    if not labels:
+def _decode_query_result(body: memoryview) -> SeriesBatch:
+    # A QueryResult is a WriteRequest's TimeSeries list, so remote_write's wire scanner
+    # reads it. No limits: a query's answer may hold millions of samples, and the querier's
+    # own sample limit is what bounds it.
+    sc = scan(body, None)
+    # Samples come out grouped by series, in series order.
+    counts = np.bincount(sc.sample_series, minlength=sc.num_series)
+    keep = np.flatnonzero(counts)
+    if not len(keep):
         return empty_batch()
-    ts, vals = _decode_samples(data, np.array(starts, dtype=np.int64), np.array(lens, np.int64))
-    return _sorted_batch(labels, np.array(counts, dtype=np.int64), ts, vals)
+    keys = [key for _, key in sc.misses]  # no cache: every series is a miss, in order
+    labels = [_labels(decode_labels(keys[i])) for i in keep.tolist()]
+    return _sorted_batch(labels, counts[keep], sc.timestamps, sc.values)
 
 
-def _decode_samples(
-    data: bytes, starts: NDArray[np.int64], lens: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    buf = np.frombuffer(data, dtype=np.uint8)
-    n = len(starts)
-    ts = np.zeros(n, dtype=np.int64)
-    vals = np.zeros(n, dtype=np.float64)
-    # Fast shape: ``09 <8 bytes> 10 <varint>``, which is what Go's marshaller writes
-    # unless the value is 0.0 or the timestamp 0 (proto3 leaves defaults out).
-    safe = (lens >= 11) & (lens <= 20) & (starts + lens <= len(data))
-    idx0 = np.where(safe, starts, 0)
-    fast = safe & (buf[idx0] == 0x09) & (buf[np.minimum(idx0 + 9, len(data) - 1)] == 0x10)
-    f_idx = starts[fast]
-    if len(f_idx):
-        vb = buf[f_idx[:, None] + 1 + np.arange(8)[None, :]]
-        vals[fast] = np.ascontiguousarray(vb).view(np.float64).reshape(-1)
-        k = lens[fast] - 10
-        j = np.arange(10)[None, :]
-        gather = np.minimum(f_idx[:, None] + 10 + j, len(data) - 1)
-        raw = buf[gather].astype(np.uint64)
-        inside = j < k[:, None]
-        # Each byte but the last of a varint has its high bit set: a malformed
-        # timestamp is one where that does not hold.
-        hi = (raw & np.uint64(0x80)) != 0
-        expect = j < (k - 1)[:, None]
-        if bool(((hi != expect) & inside).any()):
-            raise RemoteReadError("malformed protobuf: bad varint in Sample")
-        g = np.where(inside, raw & np.uint64(0x7F), np.uint64(0))
-        u = np.bitwise_or.reduce(g << (np.arange(10, dtype=np.uint64) * np.uint64(7)), axis=1)
-        ts[fast] = u.view(np.int64)
-    for i in np.flatnonzero(~fast).tolist():
-        s = int(starts[i])
-        for f, w, a, _b in _fields(data, s, s + int(lens[i])):
-            if f == 1 and w == 1:
-                vals[i] = _F64.unpack_from(data, a)[0]
-            elif f == 2 and w == 0:
-                ts[i] = _int64(a)
-    return ts, vals
+def _labels(pairs: list[tuple[str, str]]) -> Labels:
+    """:meth:`Labels.from_pairs`, with a shortcut for what senders write: names sorted and
+    unique, no empty values (checked by C-level calls; this runs once per series)."""
+    d = dict(pairs)
+    if len(d) == len(pairs) and "" not in d.values() and pairs == sorted(pairs):
+        return Labels(pairs)
+    return Labels.from_dict(d)
 
 
 def _sorted_batch(
@@ -373,11 +283,15 @@ def _sorted_batch(
     np.cumsum(counts, out=offsets[1:])
     order = sorted(range(len(labels)), key=labels.__getitem__)
     if order != list(range(len(labels))):
-        idx = np.concatenate([np.arange(offsets[i], offsets[i + 1], dtype=np.int64) for i in order])
+        o = np.array(order, dtype=np.int64)
+        moved = counts[o]
+        new_offsets = np.zeros_like(offsets)
+        np.cumsum(moved, out=new_offsets[1:])
+        # Sample j of new series k sits at offsets[o[k]] + (j - new_offsets[k]).
+        idx = np.arange(len(ts), dtype=np.int64) - np.repeat(new_offsets[:-1] - offsets[o], moved)
         labels = [labels[i] for i in order]
-        counts = counts[np.array(order, dtype=np.int64)]
+        counts, offsets = moved, new_offsets
         ts, vals = ts[idx], vals[idx]
-        np.cumsum(counts, out=offsets[1:])
     sid = np.repeat(np.arange(len(labels), dtype=np.int64), counts)
     if len(ts) > 1 and bool(((sid[1:] == sid[:-1]) & (ts[1:] <= ts[:-1])).any()):
         o = np.lexsort((ts, sid))

@@ -38,8 +38,9 @@ __all__ = [
 
 # Row layout of one encoded sample inside a TimeSeries:
 # 0x12 (field 2, bytes) | len | 0x09 (field 1, fixed64) | 8 value bytes | 0x10 | varint ts
-_ROW = 22
-_SHIFTS = (np.arange(10, dtype=np.uint64) * np.uint64(7))[None, :]
+_HEAD = 12
+#: ``_BOUNDS[k]`` is the smallest value whose varint takes more than ``k + 1`` bytes.
+_BOUNDS = [np.uint64(1 << (7 * k)) for k in range(1, 10)]
 
 
 def _varint(n: int) -> bytes:
@@ -71,22 +72,28 @@ def _encode_samples(
 ) -> tuple[bytes, NDArray[np.int64]]:
     """All samples' encodings concatenated, and each sample's encoded length."""
     n = len(ts)
-    u = ts.astype(np.int64).view(np.uint64)
-    groups = (u[:, None] >> _SHIFTS) & np.uint64(0x7F)
-    # Varint length: index of the highest non-zero 7-bit group, plus one (at least 1).
-    nz = groups != 0
-    vlen = np.where(nz.any(axis=1), 10 - np.argmax(nz[:, ::-1], axis=1), 1).astype(np.int64)
-    cont = np.arange(10)[None, :] < (vlen - 1)[:, None]
-    vbytes = (groups | (cont.astype(np.uint64) << np.uint64(7))).astype(np.uint8)
-    rows = np.zeros((n, _ROW), dtype=np.uint8)
+    u = np.ascontiguousarray(ts, dtype=np.int64).view(np.uint64)
+    vlen = np.ones(n, dtype=np.int64)
+    for bound in _BOUNDS:
+        vlen += u >= bound
+    # Rows only as wide as the longest varint: timestamps in ms take 6 bytes, and only a
+    # negative one needs all 10.
+    width = int(vlen.max()) if n else 1
+    rows = np.empty((n, _HEAD + width), dtype=np.uint8)
     rows[:, 0] = 0x12
     rows[:, 1] = 10 + vlen
     rows[:, 2] = 0x09
     rows[:, 3:11] = np.ascontiguousarray(vals, dtype="<f8").view(np.uint8).reshape(n, 8)
     rows[:, 11] = 0x10
-    rows[:, 12:22] = vbytes
-    rowlen = 12 + vlen
-    keep = np.arange(_ROW)[None, :] < rowlen[:, None]
+    more = vlen - 1
+    for j in range(width):
+        group = ((u >> np.uint64(7 * j)) & np.uint64(0x7F)).astype(np.uint8)
+        rows[:, _HEAD + j] = group | ((more > j).astype(np.uint8) << 7)
+    rowlen = _HEAD + vlen
+    if bool((vlen == width).all()):
+        # Every row is full (the usual case: timestamps of one era): no gaps to drop.
+        return rows.tobytes(), rowlen
+    keep = np.arange(_HEAD + width)[None, :] < rowlen[:, None]
     return rows[keep].tobytes(), rowlen
 
 
@@ -104,7 +111,9 @@ def encode_write_request(
     if len(ts) == 0:
         return b""
     flat, rowlen = _encode_samples(ts, vals)
-    ends = np.cumsum(rowlen)[np.cumsum(counts) - 1]
+    # A series with no samples (a remote read answer may hold one) ends where the
+    # previous one did: index a cumsum that starts at 0.
+    ends = np.concatenate(([0], np.cumsum(rowlen)))[np.cumsum(counts)]
     parts: list[bytes] = []
     add = parts.append
     hdr = _HEADERS
