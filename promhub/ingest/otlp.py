@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter
 from promhub.config.otlp import TranslationSettings, parse_settings
 from promhub.ingest.otlp_translate import SeriesResolver, Translator
 from promhub.model.labels import Labels
+from promhub.model.protowire import encode_varint
 from promhub.storage.interface import (
     Appendable,
     Appender,
@@ -149,21 +150,10 @@ def encode_status(code: int, message: str, mtype: str) -> bytes:
         return json.dumps({"code": code, "message": message}).encode()
     msg = message.encode()
     out = bytearray(b"\x08")  # field 1 (code), varint
-    _varint(out, code)
+    out += encode_varint(code)
     out += b"\x12"  # field 2 (message), length-delimited
-    _varint(out, len(msg))
+    out += encode_varint(len(msg))
     return bytes(out + msg)
-
-
-def _varint(out: bytearray, n: int) -> None:
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return
 
 
 # -- series refs ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import cramjam
 import numpy as np
 from numpy.typing import NDArray
 
+from promhub.model.protowire import encode_varint
 from promhub.storage.interface import Metadata
 
 __all__ = [
@@ -370,21 +371,9 @@ def _sample(d: bytes, pos: int, end: int) -> tuple[int, float]:
     return ts, value
 
 
-def _enc_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _label_field(name: bytes, value: bytes) -> bytes:
-    inner = b"\x0a" + _enc_varint(len(name)) + name + b"\x12" + _enc_varint(len(value)) + value
-    return b"\x0a" + _enc_varint(len(inner)) + inner
+    inner = b"\x0a" + encode_varint(len(name)) + name + b"\x12" + encode_varint(len(value)) + value
+    return b"\x0a" + encode_varint(len(inner)) + inner
 
 
 def _scan_v2(

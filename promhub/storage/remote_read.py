@@ -36,6 +36,7 @@ from promhub.config.model import RemoteReadConfig
 from promhub.ingest.writerequest import DecodeError, decode_labels, scan
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher, MatchType
+from promhub.model.protowire import WireError, encode_varint, fields, len_field, read_varint
 from promhub.storage.interface import SeriesBatch
 from promhub.storage.remote.codec import encode_labels, encode_write_request
 
@@ -77,62 +78,18 @@ class ReadQuery:
 # -- protobuf primitives --------------------------------------------------------------------
 
 
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF  # negative int64 is ten bytes of two's complement
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _len_field(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise RemoteReadError("malformed protobuf: truncated varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
+    try:
+        return read_varint(buf, pos)
+    except WireError as e:
+        raise RemoteReadError(str(e)) from None
 
 
 def _fields(buf: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:
-    """``(field, wire type, a, b)`` for each field of a message in ``buf[pos:end]``:
-    varints give ``(value, 0)``, length-delimited fields ``(start, stop)``, fixed64
-    ``(offset, offset + 8)``."""
-    out = []
-    while pos < end:
-        key, pos = _read_varint(buf, pos)
-        field, wt = key >> 3, key & 7
-        if wt == 0:
-            v, pos = _read_varint(buf, pos)
-            out.append((field, 0, v, 0))
-        elif wt == 2:
-            n, pos = _read_varint(buf, pos)
-            if pos + n > end:
-                raise RemoteReadError("malformed protobuf: length past the end of the message")
-            out.append((field, 2, pos, pos + n))
-            pos += n
-        elif wt == 1:
-            if pos + 8 > end:
-                raise RemoteReadError("malformed protobuf: truncated fixed64")
-            out.append((field, 1, pos, pos + 8))
-            pos += 8
-        elif wt == 5:
-            pos += 4
-        else:
-            raise RemoteReadError(f"malformed protobuf: wire type {wt}")
-    if pos != end:
-        raise RemoteReadError("malformed protobuf: field past the end of the message")
-    return out
+    try:
+        return fields(buf, pos, end)
+    except WireError as e:
+        raise RemoteReadError(str(e)) from None
 
 
 def _int64(v: int) -> int:
@@ -146,16 +103,16 @@ def encode_read_request(queries: Sequence[ReadQuery]) -> bytes:
     """A serialized ``ReadRequest`` accepting only SAMPLES (not yet snappy-compressed)."""
     out = bytearray()
     for q in queries:
-        body = bytearray(b"\x08" + _varint(q.start_ms) + b"\x10" + _varint(q.end_ms))
+        body = bytearray(b"\x08" + encode_varint(q.start_ms) + b"\x10" + encode_varint(q.end_ms))
         for m in q.matchers:
-            mb = b"\x08" + _varint(_MATCH_TYPES[m.type])
-            mb += _len_field(2, m.name.encode()) + _len_field(3, m.value.encode())
-            body += _len_field(3, mb)
+            mb = b"\x08" + encode_varint(_MATCH_TYPES[m.type])
+            mb += len_field(2, m.name.encode()) + len_field(3, m.value.encode())
+            body += len_field(3, mb)
         # Hints carry the range so a store can prune; promhub's querier knows no more.
-        hints = b"\x18" + _varint(q.start_ms) + b"\x20" + _varint(q.end_ms)
-        body += _len_field(4, hints)
-        out += _len_field(1, bytes(body))
-    out += _len_field(2, bytes([SAMPLES]))
+        hints = b"\x18" + encode_varint(q.start_ms) + b"\x20" + encode_varint(q.end_ms)
+        body += len_field(4, hints)
+        out += len_field(1, bytes(body))
+    out += len_field(2, bytes([SAMPLES]))
     return bytes(out)
 
 
@@ -226,7 +183,7 @@ def encode_read_response(results: Sequence[SeriesBatch]) -> bytes:
             batch.timestamps,
             batch.values,
         )
-        out += _len_field(1, body)
+        out += len_field(1, body)
     return bytes(out)
 
 

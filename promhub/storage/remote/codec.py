@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from promhub.model.labels import Labels
+from promhub.model.protowire import encode_varint, fields
 
 __all__ = [
     "compress",
@@ -43,18 +44,9 @@ _HEAD = 12
 _BOUNDS = [np.uint64(1 << (7 * k)) for k in range(1, 10)]
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 _TABLE = 1 << 14
 #: ``0x0a`` (WriteRequest field 1, length-delimited) + varint(n) for every n < _TABLE.
-_HEADERS = [b"\x0a" + _varint(n) for n in range(_TABLE)]
+_HEADERS = [b"\x0a" + encode_varint(n) for n in range(_TABLE)]
 
 
 def encode_labels(labels: Labels) -> bytes:
@@ -62,8 +54,8 @@ def encode_labels(labels: Labels) -> bytes:
     out = bytearray()
     for name, value in labels:
         n, v = name.encode(), value.encode()
-        body = b"\x0a" + _varint(len(n)) + n + b"\x12" + _varint(len(v)) + v
-        out += b"\x0a" + _varint(len(body)) + body
+        body = b"\x0a" + encode_varint(len(n)) + n + b"\x12" + encode_varint(len(v)) + v
+        out += b"\x0a" + encode_varint(len(body)) + body
     return bytes(out)
 
 
@@ -122,7 +114,7 @@ def encode_write_request(
     # sample per series (a caught-up queue) it is most of the cost.
     for lb, end in zip(labels, ends.tolist(), strict=True):
         body_len = len(lb) + end - start
-        add(hdr[body_len] if body_len < _TABLE else b"\x0a" + _varint(body_len))
+        add(hdr[body_len] if body_len < _TABLE else b"\x0a" + encode_varint(body_len))
         add(lb)
         add(flat[start:end])
         start = end
@@ -143,12 +135,12 @@ def encode_metadata(entries: Sequence[tuple[str, str, str, str]]) -> bytes:
         body = bytearray()
         t = _METRIC_TYPES.get(mtype, 0)
         if t:
-            body += b"\x08" + _varint(t)
+            body += b"\x08" + encode_varint(t)
         for tag, text in ((b"\x12", family), (b"\x22", help_), (b"\x2a", unit)):
             if text:
                 raw = text.encode()
-                body += tag + _varint(len(raw)) + raw
-        out += b"\x1a" + _varint(len(body)) + body
+                body += tag + encode_varint(len(raw)) + raw
+        out += b"\x1a" + encode_varint(len(body)) + body
     return bytes(out)
 
 
@@ -165,39 +157,8 @@ def decompress(data: bytes) -> bytes:
 # -- decoding (for tests and tools; the receiver has its own vectorised path) ------------
 
 
-def _read_varint(b: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        c = b[i]
-        i += 1
-        result |= (c & 0x7F) << shift
-        if c < 0x80:
-            return result, i
-        shift += 7
-
-
 def _fields(b: bytes) -> list[tuple[int, int | bytes]]:
-    out: list[tuple[int, int | bytes]] = []
-    i = 0
-    while i < len(b):
-        key, i = _read_varint(b, i)
-        fnum, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = _read_varint(b, i)
-            out.append((fnum, v))
-        elif wt == 1:
-            out.append((fnum, b[i : i + 8]))
-            i += 8
-        elif wt == 2:
-            n, i = _read_varint(b, i)
-            out.append((fnum, b[i : i + n]))
-            i += n
-        elif wt == 5:
-            out.append((fnum, b[i : i + 4]))
-            i += 4
-        else:
-            raise ValueError(f"unsupported wire type {wt}")
-    return out
+    return [(f, x if wt == 0 else b[x:y]) for f, wt, x, y in fields(b)]
 
 
 def decode_write_request(data: bytes) -> list[tuple[Labels, list[tuple[int, float]]]]:
