@@ -1,12 +1,12 @@
 """Memory of ``promhub serve --agent`` vs Prometheus 2.42 in agent mode vs a normal promhub.
 
 All three run at the same time on the same scrape load: the synthetic targets of
-``bench/targets.py`` (N targets x 1,000 series). By default both agents also forward
-everything with remote_write to one real Prometheus receiver (each with its own
-external label ``agent``), as an agent does in production; ``--no-remote-write`` turns
-that off. After ``--duration`` seconds the RSS of each process, its series count and
-its WAL size are printed as a Markdown table, with the ratios promhub-agent /
-Prometheus-agent and promhub-agent / promhub-normal.
+``bench/targets.py`` (N targets x 1,000 series). By default all three also forward
+everything with remote_write to one real Prometheus receiver (each with its own external
+label ``sender``), as an agent does in production and so that the normal server does the
+same work; ``--no-remote-write`` turns that off. After ``--duration`` seconds the RSS of
+each process, its series count and its WAL size are printed as a Markdown table, with the
+ratios promhub-agent / Prometheus-agent and promhub-agent / promhub-normal.
 
 Example (the lead's quiet-machine run)::
 
@@ -80,10 +80,10 @@ class Server:
     wal: Path
 
 
-def config(interval: float, addrs: str, remote: str | None, agent: str | None) -> str:
+def config(interval: float, addrs: str, remote: str | None, sender: str) -> str:
     text = f"global:\n  scrape_interval: {int(interval * 1000)}ms\n"
-    if agent:
-        text += f"  external_labels: {{agent: {agent}}}\n"
+    if remote:
+        text += f"  external_labels: {{sender: {sender}}}\n"
     text += f"scrape_configs:\n  - job_name: bench\n    static_configs: [{{targets: [{addrs}]}}]\n"
     if remote:
         text += "remote_write:\n  - " + json.dumps({"url": remote, "name": "bench"}) + "\n"
@@ -99,7 +99,7 @@ def main() -> None:
         "--no-remote-write",
         dest="remote_write",
         action="store_false",
-        help="agents keep their WAL without forwarding it (no receiver is started)",
+        help="nothing is forwarded (no receiver is started)",
     )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="agent-rss-"))
@@ -133,9 +133,9 @@ def main() -> None:
     servers: list[Server] = []
     for name in ("promhub-normal", "promhub-agent", "prometheus-agent"):
         port = free_port()
-        agent = name.split("-")[0] if name.endswith("agent") else None
+        agent = name.endswith("agent")
         cfg = work / f"{name}.yml"
-        cfg.write_text(config(args.interval, addrs, remote if agent else None, agent))
+        cfg.write_text(config(args.interval, addrs, remote, name))
         listen = f"--web.listen-address=127.0.0.1:{port}"
         data = work / name
         if name == "prometheus-agent":
@@ -161,11 +161,7 @@ def main() -> None:
             if s.proc.poll() is not None:
                 raise RuntimeError(f"{s.name} exited")
             rss = psutil.Process(s.proc.pid).memory_info().rss
-            sent = (
-                metric(s.url, "prometheus_remote_storage_samples_total")
-                if remote and s.name.endswith("agent")
-                else float("nan")
-            )
+            sent = metric(s.url, "prometheus_remote_storage_samples_total")
             rows[s.name] = (rss, metric(s.url, s.series_metric), du(s.wal), sent)
         print(
             f"{args.targets} targets x 1,000 series, scrape every {args.interval:g}s, "
