@@ -330,6 +330,17 @@ async def _until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def truncate(agent: AgentStorage, rw: WriteStorage) -> int | None:
+    """What the server does every maintenance interval; then checks that the position a
+    queue would resume from after a crash (its saved one) is still in the WAL."""
+    deleted = agent.maintain(0, rw.lowest_needed_segment())
+    for q in rw.queues:
+        if q.progress_path.exists():
+            seg = json.loads(q.progress_path.read_text())["segment"]
+            assert seg in list_segments(agent.wal.dir), (seg, list_segments(agent.wal.dir))
+    return deleted
+
+
 @pytest.fixture
 def capture() -> Iterator[CaptureServer]:
     cap = CaptureServer()
@@ -365,7 +376,7 @@ def test_agent_truncation_keeps_unsent_segments_and_resumes_from_its_checkpoint(
         # All sent: truncation closes the segment (the queue is at its end), deletes every
         # older one and checkpoints.
         last = agent.wal.segment
-        assert agent.maintain(0, rw.lowest_needed_segment()) == last - 1
+        assert truncate(agent, rw) == last - 1
         assert list_segments(wal) == [last, last + 1] and agent.wal.segment == last + 1
         cp = last_checkpoint(wal)
         assert cp is not None and cp[0] == last - 1
@@ -377,7 +388,7 @@ def test_agent_truncation_keeps_unsent_segments_and_resumes_from_its_checkpoint(
             _append(agent, t * 1000)
         await asyncio.sleep(0.3)
         for _ in range(3):
-            agent.maintain(0, rw.lowest_needed_segment())
+            truncate(agent, rw)
         kept = list_segments(wal)
         assert kept == list(range(kept[0], agent.wal.segment + 1))
         assert kept[0] <= first_unsent and len(kept) > 4
@@ -394,7 +405,7 @@ def test_agent_truncation_keeps_unsent_segments_and_resumes_from_its_checkpoint(
         await _until(lambda: len(sent_m0()) == 79)
         await _until(lambda: rw.lowest_needed_segment() == agent.wal.segment)
         last = agent.wal.segment
-        agent.maintain(0, rw.lowest_needed_segment())
+        truncate(agent, rw)
         assert list_segments(wal) == [last, last + 1]
         await rw.stop()
         await runner
