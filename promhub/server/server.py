@@ -38,9 +38,6 @@ from promhub.tsdb.exemplars import ExemplarStorage
 
 log = logging.getLogger("promhub")
 
-#: Agent mode without remote_write queues keeps this many newest WAL segments.
-AGENT_KEEP_SEGMENTS = 3
-
 
 class Server:
     """promhub's process: storage, discovery, scraping and the HTTP API."""
@@ -222,16 +219,10 @@ class Server:
 
     def _truncate_agent_wal(self) -> None:
         """Forget idle series and drop WAL segments nobody needs any more (blocking)."""
-        agent = self.agent
-        assert agent is not None
-        agent.gc(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms)
-        # Segments a remote_write queue has not sent yet stay; without queues (nothing to
-        # forward to) only the newest AGENT_KEEP_SEGMENTS are kept.
-        keep = agent.wal.segment - AGENT_KEEP_SEGMENTS + 1
+        assert self.agent is not None
+        # Segments a remote_write queue has not sent yet stay.
         needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
-        if needed is not None:
-            keep = min(needed, agent.wal.segment)
-        agent.truncate(keep)
+        self.agent.maintain(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms, needed)
 
     def _db_options(self) -> dict[str, Any]:
         kw: dict[str, Any] = {

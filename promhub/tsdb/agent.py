@@ -19,6 +19,7 @@ has samples of theirs, as in Prometheus' agent).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -55,13 +56,16 @@ from promhub.tsdb.wal import (
     list_segments,
 )
 
-__all__ = ["AgentAppender", "AgentStorage", "UnsupportedError"]
+__all__ = ["KEEP_SEGMENTS", "AgentAppender", "AgentStorage", "UnsupportedError"]
 
 log = logging.getLogger(__name__)
 
 _NO_TS = np.iinfo(np.int64).min
 #: Series per SERIES record in a checkpoint (keeps each record's zstd frame modest).
 _CHECKPOINT_CHUNK = 10_000
+#: Without remote_write queues (nothing to forward to), :meth:`AgentStorage.maintain`
+#: keeps this many newest WAL segments.
+KEEP_SEGMENTS = 3
 
 
 class UnsupportedError(StorageError):
@@ -359,6 +363,29 @@ class AgentStorage:
             self.counters.checkpoints += 1
             self.counters.truncations += 1
             return upto
+
+    def maintain(self, gc_before_ms: int, needed_segment: int | None) -> int | None:
+        """The periodic WAL upkeep of agent mode: forget series idle since
+        ``gc_before_ms``, close the current segment, and truncate below
+        ``needed_segment`` (the oldest one a remote_write queue has not sent; None when
+        no queue needs any: then the newest :data:`KEEP_SEGMENTS` stay).
+
+        The segment is closed first, as Prometheus' agent does, so that a slow agent
+        (whose segment would take days to fill) can drop what it has sent: otherwise
+        the one live segment, never truncatable, would hold everything. Returns the last
+        segment deleted, or None.
+        """
+        self.gc(gc_before_ms)
+        with self.lock:
+            if self._closed:
+                return None
+            with contextlib.suppress(OSError):
+                if (self.wal.dir / f"{self.wal.segment:08d}").stat().st_size > 0:
+                    self.wal.rotate()
+            keep = self.wal.segment - KEEP_SEGMENTS + 1
+            if needed_segment is not None:
+                keep = min(needed_segment, self.wal.segment)
+            return self.truncate(keep)
 
     # -- lifecycle -----------------------------------------------------------------------
 

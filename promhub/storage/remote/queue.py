@@ -248,10 +248,17 @@ class Queue:
 
     def lowest_needed_segment(self) -> int | None:
         """The oldest WAL segment this queue still has to read; None when it needs none
-        (a new queue starts at the end of the WAL)."""
+        (a new queue starts at the end of the WAL).
+
+        That is the saved position's segment when it is older than the acknowledged one:
+        after a crash the queue resumes from the saved position, and were its segment
+        gone, the queue would start over at the next one and send its samples twice.
+        """
+        on_disk = self._saved if self._saved is not None else self._initial
+        segs = [p.segment for p in (on_disk,) if p is not None]
         if self._progress is not None:
-            return self._progress.committed.segment
-        return None if self._initial is None else self._initial.segment
+            segs.append(self._progress.committed.segment)
+        return min(segs) if segs else None
 
     # -- running --------------------------------------------------------------------------
 
