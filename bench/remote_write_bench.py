@@ -23,7 +23,7 @@ scanner and the pure-Python fallback, warm cache (every series known, the steady
 and cold (every series new), plus the in-process receiver (decode, cache, validation,
 append, WAL commit) without HTTP.
 
-    python bench/remote_write_bench.py                     # both systems, 500 and 2000/request, 3 runs
+    python bench/remote_write_bench.py                # both systems, 500 + 2000 per request, 3 runs
     python bench/remote_write_bench.py --runs 1            # one run instead of medians of 3
     python bench/remote_write_bench.py --systems promhub --series-per-request 2000
     python bench/remote_write_bench.py --series 2000 --rounds 5 --skip-decode   # smoke
