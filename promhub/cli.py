@@ -145,6 +145,12 @@ def _add_web_query_flags(p: argparse.ArgumentParser) -> None:
         default="4h",
         help="forget series not appended to for this long when the WAL is truncated",
     )
+    p.add_argument(
+        "--storage.agent.wal-truncate-frequency",
+        dest="agent_truncate_frequency",
+        default="2h",
+        help="how often the agent checkpoints and truncates its WAL (Prometheus' default 2h)",
+    )
     p.add_argument("--query.lookback-delta", dest="query_lookback", default="5m")
     p.add_argument("--query.timeout", dest="query_timeout", default="2m")
     p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000)
@@ -297,6 +303,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             agent=args.agent,
             agent_storage_path=args.agent_storage_path,
             agent_max_wal_time_ms=_duration_ms(args.agent_max_wal_time),
+            agent_truncate_frequency=_duration_ms(args.agent_truncate_frequency) / 1000,
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,
@@ -320,6 +327,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "agent": str(args.agent).lower(),
                 "storage.agent.path": args.agent_storage_path,
                 "storage.agent.retention.max-time": args.agent_max_wal_time,
+                "storage.agent.wal-truncate-frequency": args.agent_truncate_frequency,
             },
         )
     except ValueError as e:

@@ -59,6 +59,11 @@ class Options:
     #: ``--storage.agent.retention.max-time``: series idle this long are forgotten at the
     #: next WAL truncation.
     agent_max_wal_time_ms: int = 4 * 3_600_000
+    #: ``--storage.agent.wal-truncate-frequency``: seconds between agent WAL truncations.
+    #: Each one closes the segment and checkpoints every live series, and remote_write
+    #: queues re-read the series from the checkpoint: doing that every minute churns
+    #: memory for nothing, so this follows Prometheus' 2 h.
+    agent_truncate_frequency: float = 7200.0
 
     @property
     def exemplar_storage(self) -> bool:

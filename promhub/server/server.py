@@ -211,7 +211,7 @@ class Server:
         self.registry.register(self.agent.collector())
         self.scheduler.add(
             "agent_wal_truncate",
-            self.opts.maintenance_interval,
+            self.opts.agent_truncate_frequency,
             self._truncate_agent_wal,
             blocking=True,
         )
