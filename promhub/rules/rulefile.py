@@ -212,4 +212,3 @@ def _validate(
 def rule_count(groups: list[GroupDef]) -> int:
     """How many rules the groups hold (``promtool check rules``' "N rules found")."""
     return sum(len(g.rules) for g in groups)
-

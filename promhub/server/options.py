@@ -59,6 +59,12 @@ class Options:
     #: ``--storage.agent.retention.max-time``: series idle this long are forgotten at the
     #: next WAL truncation.
     agent_max_wal_time_ms: int = 4 * 3_600_000
+    #: ``--rules.alert.for-outage-tolerance``: how long an outage may last for ``for``
+    #: state to be restored; ``--rules.alert.for-grace-period``: least time left to wait
+    #: after a restore; ``--rules.alert.resend-delay``: how often firing alerts are re-sent.
+    rules_outage_tolerance_s: float = 3600.0
+    rules_grace_period_s: float = 600.0
+    rules_resend_delay_s: float = 60.0
 
     @property
     def exemplar_storage(self) -> bool:
