@@ -49,7 +49,8 @@ def _config(tmp: Path, target: MetricsTarget, rules: str = RULES) -> Path:
     cfg.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "rule_files: ['rules/*.yml']\n"
-        f"scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{target.address}']}}]\n"
+        "scrape_configs:\n  - job_name: app\n"
+        f"    static_configs: [{{targets: ['{target.address}']}}]\n"
     )
     return cfg
 
