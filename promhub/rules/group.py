@@ -125,14 +125,15 @@ class Group:
             try:
                 result = self._query(rule.d.expr, qts)
                 samples = rule.eval(result, qts, self.d.limit)
+                written += self._store(i, samples, qts)
                 rule.status.health, rule.status.last_error = "ok", ""
-            except Exception as e:  # a failing rule must not stop the others
+            except Exception as e:  # a failing rule (or full disk) must not stop the others
                 failures += 1
                 rule.status.health, rule.status.last_error = "err", str(e)
-                samples = []
                 if not isinstance(e, RuleError):
                     log.debug("rule %s in group %s failed: %s", rule.name, self.d.name, e)
-            written += self._store(i, samples, qts)
+                # As Prometheus, a failed rule writes no stale markers: its series stay
+                # until the next successful evaluation shows which are really gone.
             if isinstance(rule, AlertingRule):
                 alerts = rule.to_send(ts_ms, self.s.resend_delay_ms, self.interval_ms)
                 if alerts:

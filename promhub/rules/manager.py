@@ -280,7 +280,8 @@ class RuleManager:
     # -- queries for the API ---------------------------------------------------------
 
     def rule_groups(self) -> list[Group]:
-        return list(self.groups.values())
+        """The groups ordered by file, then name (the order Prometheus' API lists them)."""
+        return sorted(self.groups.values(), key=lambda g: (g.d.file, g.d.name))
 
 
 def asyncio_safe(fn: Callable[[], None]) -> None:

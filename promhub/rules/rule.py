@@ -165,14 +165,16 @@ class AlertingRule:
                 )
             annotations = {k: self.expand(t, base, v) for k, t in d.annotations}
             current[key] = (v, annotations)
+        # Copy-on-write: the API reads ``active`` from another thread while this runs.
+        active = dict(self.active)
         for key, (v, ann) in current.items():
-            a = self.active.get(key)
+            a = active.get(key)
             if a is not None and a.state != "inactive":
                 a.value, a.annotations = v, ann
                 a.keep_firing_since_ms = 0
             else:
-                self.active[key] = Alert(key, ann, v, "pending", ts_ms)
-        for key, a in list(self.active.items()):
+                active[key] = Alert(key, ann, v, "pending", ts_ms)
+        for key, a in list(active.items()):
             if key in current:
                 if a.state == "pending" and ts_ms - a.active_at_ms >= int(d.for_s * 1000):
                     a.state, a.fired_at_ms = "firing", ts_ms
@@ -186,14 +188,15 @@ class AlertingRule:
             if a.state == "pending" or (
                 a.resolved_at_ms and a.resolved_at_ms + RESOLVED_RETENTION_MS < ts_ms
             ):
-                del self.active[key]
+                del active[key]
             elif a.state != "inactive":
                 a.state, a.resolved_at_ms = "inactive", ts_ms
                 a.keep_firing_since_ms = 0
-        if limit > 0 and len(self.alerts()) > limit:
-            n = len(self.alerts())
-            self.active.clear()
+        n = sum(1 for a in active.values() if a.state != "inactive")
+        if limit > 0 and n > limit:
+            self.active = {}
             raise RuleError(f"exceeded limit of {limit} with {n} alerts")
+        self.active = active
         out: list[Sample] = []
         for a in self.active.values():
             if a.state == "inactive":
