@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from promhub.api.v1 import APIError, Params, server_of, success_obj
+from promhub.api.v1 import APIError, Params, go_quote, invalid_param, server_of, success_obj
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher, matches_all
 from promhub.promql import format_expr, parse_expr
@@ -123,7 +123,7 @@ async def rules(request: web.Request) -> web.Response:
     mgr = server_of(request).rules
     typ = p.get("type").lower()
     if typ not in ("", "alert", "record"):
-        raise APIError("bad_data", f"invalid query parameter type='{p.get('type')}'")
+        raise invalid_param("type", f"not supported value {go_quote(typ)}")
     names = set(p.getall("rule_name[]"))
     groups_f = set(p.getall("rule_group[]"))
     files_f = set(p.getall("file[]"))
