@@ -112,6 +112,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(promhub knows: exemplar-storage, remote-write-receiver)",
     )
     _add_web_query_flags(p)
+    p.add_argument("--rules.alert.for-outage-tolerance", dest="rules_outage", default="1h")
+    p.add_argument("--rules.alert.for-grace-period", dest="rules_grace", default="10m")
+    p.add_argument("--rules.alert.resend-delay", dest="rules_resend", default="1m")
 
 
 def _add_web_query_flags(p: argparse.ArgumentParser) -> None:
@@ -162,6 +165,8 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     csub = check.add_subparsers(dest="check_cmd", required=True)
     cc = csub.add_parser("config", help="check that a configuration file is valid")
     cc.add_argument("files", nargs="+")
+    cr = csub.add_parser("rules", help="check that rule files are valid")
+    cr.add_argument("files", nargs="+")
 
     tsdb = sub.add_parser("tsdb", help="inspect a promhub data directory (like promtool tsdb)")
     tsub = tsdb.add_subparsers(dest="tsdb_cmd", required=True)
@@ -304,6 +309,9 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             agent_storage_path=args.agent_storage_path,
             agent_max_wal_time_ms=_duration_ms(args.agent_max_wal_time),
             agent_truncate_frequency=_duration_ms(args.agent_truncate_frequency) / 1000,
+            rules_outage_tolerance_s=_duration_ms(args.rules_outage) / 1000,
+            rules_grace_period_s=_duration_ms(args.rules_grace) / 1000,
+            rules_resend_delay_s=_duration_ms(args.rules_resend) / 1000,
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,
@@ -400,6 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd == "serve":
         return _serve(args, argv)
+    if args.cmd == "check" and args.check_cmd == "rules":
+        from promhub.rules.check import check_rules
+
+        return check_rules(args.files, sys.stdout, sys.stderr)
     if args.cmd == "check":
         return _check_config(args.files)
     if args.cmd == "tsdb":

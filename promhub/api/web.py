@@ -214,6 +214,11 @@ def build_app(server: Server) -> web.Application:
     r.add_post("/api/v1/write", remote_write)
     r.add_post("/api/v1/read", remote_read.read)
     register_v1(app)
+    from promhub.api.v1 import api
+    from promhub.api.v1_rules import ROUTES as RULE_ROUTES
+
+    for path, fn in RULE_ROUTES:
+        r.add_get(path, api(fn), allow_head=False)
     register_otlp(app)
     register_pushgateway(app)
     return app

@@ -64,6 +64,12 @@ class Options:
     #: queues re-read the series from the checkpoint: doing that every minute churns
     #: memory for nothing, so this follows Prometheus' 2 h.
     agent_truncate_frequency: float = 7200.0
+    #: ``--rules.alert.for-outage-tolerance``: how long an outage may last for ``for``
+    #: state to be restored; ``--rules.alert.for-grace-period``: least time left to wait
+    #: after a restore; ``--rules.alert.resend-delay``: how often firing alerts are re-sent.
+    rules_outage_tolerance_s: float = 3600.0
+    rules_grace_period_s: float = 600.0
+    rules_resend_delay_s: float = 60.0
 
     @property
     def exemplar_storage(self) -> bool:

@@ -26,6 +26,8 @@ from promhub.ingest.otlp import OTLPReceiver
 from promhub.ingest.pushmanager import TICK_INTERVAL, PushManager
 from promhub.ingest.remote_write import RemoteWriteReceiver
 from promhub.instrument.host import host_registry
+from promhub.promql.engine import Engine
+from promhub.rules.manager import RuleManager
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
@@ -64,6 +66,8 @@ class Server:
         self.remote_write: WriteStorage | None = None
         #: The Pushgateway API's groups (None until storage is open).
         self.push: PushManager | None = None
+        #: Recording and alerting rules (None until storage is open, and in agent mode).
+        self.rules: RuleManager | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -110,6 +114,8 @@ class Server:
 
     def _apply(self, cfg: Config) -> None:
         assert self.scrape is not None and self.discovery is not None
+        if self.rules is not None:  # first: a bad rule file refuses the whole reload
+            self.rules.apply_config(cfg)
         self.scrape.apply_config(cfg)
         if self.remote_write is not None:
             self.remote_write.apply_config(cfg)
@@ -193,6 +199,8 @@ class Server:
                 exemplars=self.exemplars if self.opts.exemplar_storage else None,
                 registry=self.registry,
             )
+        if self.fanout is not None and self.db is not None:
+            self.rules = self._rule_manager(self.fanout, self.db)
         push = PushManager(appendable, data / "pushgateway", self.registry)
         await asyncio.to_thread(push.load)
         self.push = push
@@ -224,6 +232,23 @@ class Server:
         needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
         self.agent.maintain(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms, needed)
 
+    def _rule_manager(self, queryable: Queryable, db: DB) -> RuleManager:
+        o = self.opts
+        engine = Engine(
+            lookback_ms=o.query_lookback_ms,
+            max_samples=o.query_max_samples,
+            timeout_s=o.query_timeout_s,
+        )
+        return RuleManager(
+            engine,
+            queryable,
+            db,
+            self.registry,
+            resend_delay_s=o.rules_resend_delay_s,
+            outage_tolerance_s=o.rules_outage_tolerance_s,
+            grace_period_s=o.rules_grace_period_s,
+        )
+
     def _db_options(self) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "retention_time_ms": self.opts.retention_time_ms,
@@ -246,6 +271,8 @@ class Server:
             disc_task = tg.create_task(self.discovery.run())
             if self.remote_write is not None:
                 tg.create_task(self.remote_write.run())
+            if self.rules is not None:
+                tg.create_task(self.rules.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -266,6 +293,8 @@ class Server:
     async def stop(self) -> None:
         self.ready = False
         await self.scheduler.stop()
+        if self.rules is not None:
+            await self.rules.stop()
         if self.push is not None:
             await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:

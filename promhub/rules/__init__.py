@@ -1,0 +1,1 @@
+"""Recording and alerting rules: rule files, groups, evaluation and the rules manager."""
