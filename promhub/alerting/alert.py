@@ -33,9 +33,7 @@ def fingerprint(labels: Mapping[str, str]) -> int:
 def format_labelset(labels: Mapping[str, str]) -> str:
     """``{a="1", b="2"}`` as Go's ``model.LabelSet.String()`` prints it (sorted, %q)."""
     # json.dumps matches Go's %q for everything but a few non-ASCII escapes.
-    inner = ", ".join(
-        f"{k}={json.dumps(labels[k], ensure_ascii=False)}" for k in sorted(labels)
-    )
+    inner = ", ".join(f"{k}={json.dumps(labels[k], ensure_ascii=False)}" for k in sorted(labels))
     return "{" + inner + "}"
 
 

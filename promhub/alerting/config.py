@@ -191,7 +191,8 @@ class _Loader:
                 raise sec.error("name", f'notification config name "{r.name}" is not unique')
             cfg.receivers[r.name] = r
         cfg.inhibit_rules = [
-            self.inhibit_rule(s) for s in top.sections("inhibit_rules", "config.InhibitRule", _INHIBIT)
+            self.inhibit_rule(s)
+            for s in top.sections("inhibit_rules", "config.InhibitRule", _INHIBIT)
         ]
         route = top.section("route", "config.Route", _ROUTE)
         if route is None:
@@ -203,7 +204,9 @@ class _Loader:
             key = next(k for k in ("matchers", "match", "match_re") if k in route)
             raise route.error(key, "root route must not have any matchers")
         if cfg.route.mute_time_intervals:
-            raise route.error("mute_time_intervals", "root route must not have any mute time intervals")
+            raise route.error(
+                "mute_time_intervals", "root route must not have any mute time intervals"
+            )
         if cfg.route.active_time_intervals:
             raise route.error(
                 "active_time_intervals", "root route must not have any active time intervals"
@@ -258,7 +261,9 @@ class _Loader:
         for key, typ in ((eq, MatchType.EQUAL), (rx, MatchType.REGEX)):
             for name, (line, value) in sec.str_map_lines(key).items():
                 if not is_valid_label_name(name):
-                    raise ConfigError(f'invalid label name "{name}"', self.file, line, sec.child(key))
+                    raise ConfigError(
+                        f'invalid label name "{name}"', self.file, line, sec.child(key)
+                    )
                 if typ is MatchType.REGEX:
                     try:
                         compile_regex(value)
@@ -326,8 +331,12 @@ class _Loader:
 
     def inhibit_rule(self, sec: Section) -> InhibitRule:
         rule = InhibitRule()
-        rule.source_matchers = self.matchers(sec, "source_match", "source_match_re", "source_matchers")
-        rule.target_matchers = self.matchers(sec, "target_match", "target_match_re", "target_matchers")
+        rule.source_matchers = self.matchers(
+            sec, "source_match", "source_match_re", "source_matchers"
+        )
+        rule.target_matchers = self.matchers(
+            sec, "target_match", "target_match_re", "target_matchers"
+        )
         for name in sec.str_list("equal"):
             if not is_valid_label_name(name):
                 raise sec.error("equal", f'"{name}" is not a valid label name')
@@ -342,7 +351,9 @@ class _Loader:
             if "times" in sec:
                 ti.times = [
                     parse_time_range(t.get_str("start_time"), t.get_str("end_time"))
-                    for t in sec.sections("times", "timeinterval.TimeRange", {"start_time", "end_time"})
+                    for t in sec.sections(
+                        "times", "timeinterval.TimeRange", {"start_time", "end_time"}
+                    )
                 ]
         except ValueError as e:
             raise sec.error("times", str(e)) from None

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from promhub.config.http_client import HTTP_CLIENT_FIELDS, read_http_client
 from promhub.config.http_client import _TLS as TLS_FIELDS
+from promhub.config.http_client import HTTP_CLIENT_FIELDS, read_http_client
 from promhub.config.http_client import _tls as read_tls
 from promhub.config.model import HTTPClientConfig, TLSConfig
 from promhub.config.yaml_lines import ANY_KEY, Section
@@ -339,7 +339,9 @@ class _Reader:
             if not f.get_str("value"):
                 raise f.error("value", "missing value in Slack field configuration")
             short = f.get_bool("short", False) if "short" in f else None
-            c.fields.append(SlackField(title=f.get_str("title"), value=f.get_str("value"), short=short))
+            c.fields.append(
+                SlackField(title=f.get_str("title"), value=f.get_str("value"), short=short)
+            )
         allowed = {"type", "text", "url", "style", "name", "value", "confirm"}
         for a in sec.sections("actions", "config.SlackAction", allowed):
             if not a.get_str("type"):
@@ -383,7 +385,7 @@ class _Reader:
         c.html = sec.get_str("html", c.html)
         c.text = sec.get_str("text")
         # Header names are case-insensitive: store them canonical, refuse duplicates.
-        for name, (line, value) in sec.str_map_lines("headers").items():
+        for name, (_line, value) in sec.str_map_lines("headers").items():
             canon = "-".join(p.capitalize() for p in name.split("-"))
             if canon in c.headers:
                 raise sec.error("headers", f'duplicate header "{canon}" in email config')
@@ -404,7 +406,15 @@ class _Reader:
         if not (c.service_key or c.service_key_file or c.routing_key or c.routing_key_file):
             raise sec.error("", "missing service or routing key in PagerDuty config")
         c.url = self.url(sec, "url", self.g.pagerduty_url)
-        for key in ("client", "client_url", "description", "source", "severity", "component", "group"):
+        for key in (
+            "client",
+            "client_url",
+            "description",
+            "source",
+            "severity",
+            "component",
+            "group",
+        ):
             setattr(c, key, sec.get_str(key, getattr(c, key)))
         c.class_ = sec.get_str("class")
         if "details" in sec:
@@ -486,15 +496,25 @@ class _Reader:
             setattr(c, key, sec.get_str(key, getattr(c, key)))
         c.details = sec.str_map("details")
         c.update_alerts = sec.get_bool("update_alerts", False)
-        for r in sec.sections("responders", "config.OpsGenieConfigResponder", {"id", "name", "username", "type"}):
+        for r in sec.sections(
+            "responders", "config.OpsGenieConfigResponder", {"id", "name", "username", "type"}
+        ):
             resp = OpsGenieResponder(
                 id=r.get_str("id"), name=r.get_str("name"), username=r.get_str("username"),
                 type=r.get_str("type"),
             )  # fmt: skip
             if not (resp.id or resp.name or resp.username):
-                raise r.error("", "opsGenieConfig responder must have at least an id, a name or a username defined")
+                raise r.error(
+                    "",
+                    "opsGenieConfig responder must have at least an id, a name or a username "
+                    "defined",
+                )
             if not _OPSGENIE_TYPES.search(resp.type):
-                raise r.error("type", f'opsGenieConfig responder {resp.type} type does not match valid options team,teams,user,escalation,schedule')
+                raise r.error(
+                    "type",
+                    f"opsGenieConfig responder {resp.type} type does not match valid options "
+                    "team,teams,user,escalation,schedule",
+                )
             c.responders.append(resp)
         return c
 

@@ -31,9 +31,7 @@ WEEKDAYS = {
     "sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
     "saturday": 6,
 }  # fmt: skip
-MONTHS = {
-    name.lower(): i for i, name in enumerate(calendar.month_name) if name
-}
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS_INV = {v: k for k, v in MONTHS.items()}
 _TIME = re.compile(r"(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))\Z")
 
