@@ -169,7 +169,7 @@ class _Loader:
         cfg = AlertmanagerConfig(source_file=self.file, source_text=text)
         root = compose(text, self.file)
         if root is None:
-            raise ConfigError("no route provided in config", self.file)
+            raise ConfigError("no routes provided", self.file)
         top = Section(root, self.file, "", "config.Config", _TOP)
         cfg.global_ = self.global_config(top.section("global", "config.GlobalConfig", _GLOBAL))
         cfg.templates = [self.join(t) for t in top.str_list("templates")]
@@ -196,7 +196,7 @@ class _Loader:
         ]
         route = top.section("route", "config.Route", _ROUTE)
         if route is None:
-            raise top.error("route", "no route provided in config")
+            raise top.error("route", "no routes provided")
         cfg.route = self.route(route)
         if not cfg.route.receiver:
             raise route.error("receiver", "root route must specify a default receiver")
@@ -271,6 +271,10 @@ class _Loader:
                         raise ConfigError(
                             f"error parsing regexp: {e}", self.file, line, sec.child(key)
                         ) from None
+                # Legacy regexes are anchored in the value itself, which shows in
+                # route keys: {owner=~"^(?:team-(B|C))$"}.
+                if typ is MatchType.REGEX:
+                    value = f"^(?:{value})$"
                 out.append(Matcher.new(typ, name, value))
         for i, s in enumerate(sec.str_list(new)):
             try:
