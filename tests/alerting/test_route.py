@@ -97,13 +97,16 @@ def opts(r: Route) -> tuple[str, str, bool, float, float, float]:
             r.group_interval, r.repeat_interval)  # fmt: skip
 
 
-def _cases(a: str, bc: str, prod_b: str, testing: str) -> list[tuple[dict[str, str], list[tuple[object, ...]], list[str]]]:  # noqa: E501
+def _cases(
+    a: str, bc: str, prod_b: str, testing: str
+) -> list[tuple[dict[str, str], list[tuple[object, ...]], list[str]]]:  # noqa: E501
     return [
         ({"owner": "team-A"}, [("notify-A", *DEF)], [f"{{}}/{a}"]),
         ({"owner": "team-A", "env": "unset"}, [("notify-A", *DEF)], [f"{{}}/{a}"]),
         ({"owner": "team-C"}, [("notify-BC", "bar,foo", False, 120.0, 300.0, 14400.0)],
          [f"{{}}/{bc}"]),
-        ({"owner": "team-A", "env": "testing"}, [("notify-testing", "", True, 30.0, 300.0, 14400.0)],
+        ({"owner": "team-A", "env": "testing"},
+         [("notify-testing", "", True, 30.0, 300.0, 14400.0)],
          [f"{{}}/{a}/{testing}"]),
         ({"owner": "team-A", "env": "production"},
          [("notify-productionA", "", False, 60.0, 300.0, 14400.0),
