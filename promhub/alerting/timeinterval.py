@@ -161,8 +161,6 @@ def parse_months(s: str) -> Range:
         raise ValueError(
             f"end month {_MONTHS_INV.get(e, e)} is before start month {_MONTHS_INV.get(b, b)}"
         )
-    if not (1 <= b <= 12 and 1 <= e <= 12):
-        raise ValueError(f"{s} is not a valid month: out of range")
     return (b, e)
 
 
