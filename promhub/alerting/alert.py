@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-__all__ = ["Alert", "fingerprint", "format_labelset"]
+__all__ = ["Alert", "fingerprint", "format_labelset", "from_client"]
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -71,28 +71,31 @@ class Alert:
         """Whether the alert has ended by ``now`` (an unset end never has)."""
         return self.ends_at != 0.0 and self.ends_at <= now
 
-    def merge(self, newer: Alert) -> Alert:
-        """The alert after receiving ``newer`` for the same labels (Alertmanager's
-        ``Alert.Merge``): the earliest start wins; a resolved update ends it."""
-        if newer.updated_at < self.updated_at:
-            return newer.merge(self)
-        res = Alert(
-            labels=dict(newer.labels),
-            annotations=dict(newer.annotations),
-            starts_at=min(self.starts_at, newer.starts_at) if self.starts_at else newer.starts_at,
-            ends_at=newer.ends_at,
-            generator_url=newer.generator_url,
-            updated_at=newer.updated_at,
-            timeout=newer.timeout,
-        )
-        # A firing update with a timeout must not un-resolve an alert ended explicitly.
-        if (
-            self.ends_at
-            and not self.timeout
-            and newer.timeout
-            and self.ends_at < newer.ends_at
-            and self.ends_at > newer.starts_at
-        ):
+    def merge(self, other: Alert, now: float) -> Alert:
+        """This alert updated by ``other`` for the same labels (Alertmanager's
+        ``Alert.Merge``): the most recently updated one wins, except that the earliest
+        start is kept, and a later explicit end beats a resolve-timeout end."""
+        if other.updated_at < self.updated_at:
+            return other.merge(self, now)
+        res = replace(other, labels=dict(other.labels), annotations=dict(other.annotations))
+        if self.starts_at and self.starts_at < other.starts_at:
+            res.starts_at = self.starts_at
+        if other.resolved(now):
+            if self.resolved(now) and self.ends_at > other.ends_at:
+                res.ends_at = self.ends_at
+        elif self.ends_at > other.ends_at and not self.timeout:
             res.ends_at = self.ends_at
-            res.timeout = False
         return res
+
+
+def from_client(alert: Alert, now: float, resolve_timeout: float) -> Alert:
+    """An alert as received from a client (Prometheus, the API), with the times
+    Alertmanager fills in: no start means now; no end means "firing until
+    ``resolve_timeout`` passes without an update" (``timeout`` is set then)."""
+    res = replace(alert, updated_at=now)
+    if not res.starts_at:
+        res.starts_at = res.ends_at if res.ends_at and res.ends_at < now else now
+    if not res.ends_at:
+        res.ends_at = now + resolve_timeout
+        res.timeout = True
+    return res

@@ -200,7 +200,7 @@ class Dispatcher:
             self.groups[gk] = g
         fp = alert.fingerprint
         old = g.alerts.get(fp)
-        g.alerts[fp] = old.merge(alert) if old is not None else alert
+        g.alerts[fp] = old.merge(alert, now) if old is not None else alert
         # An alert that started more than group_wait ago needs no more waiting.
         if not g.has_flushed and alert.starts_at + route.group_wait < now:
             g.next_flush = min(g.next_flush, now)

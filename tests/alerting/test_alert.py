@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from promhub.alerting.alert import Alert, fingerprint, format_labelset
+from promhub.alerting.alert import Alert, fingerprint, format_labelset, from_client
 from promhub.alerting.dispatch import Dispatcher, Flush
 from tests.alerting.conftest import FakeClock, am_config
 from tests.conftest import free_port
@@ -42,8 +42,14 @@ def test_resolved_and_merge() -> None:
     assert not a.resolved(199) and a.resolved(200)
     assert not Alert({"a": "1"}).resolved(1e12)  # no end known yet
     later = Alert({"a": "1"}, starts_at=150, ends_at=400, updated_at=150)
-    m = a.merge(later)
+    m = a.merge(later, now=160)
     assert (m.starts_at, m.ends_at) == (100, 400)
+    # A resolve-timeout end does not override a later explicit one.
+    explicit = Alert({"a": "1"}, starts_at=100, ends_at=900, updated_at=100)
+    refresh = from_client(Alert({"a": "1"}, starts_at=100), now=200, resolve_timeout=300)
+    assert (refresh.ends_at, refresh.timeout) == (500, True)
+    assert explicit.merge(refresh, now=200).ends_at == 900
+    assert refresh.merge(explicit, now=200).ends_at == 900
 
 
 class _Capture(BaseHTTPRequestHandler):
