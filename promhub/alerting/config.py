@@ -203,6 +203,8 @@ class _Loader:
         if cfg.route.matchers:
             key = next(k for k in ("matchers", "match", "match_re") if k in route)
             raise route.error(key, "root route must not have any matchers")
+        if cfg.route.continue_:
+            raise route.error("continue", "cannot have continue in root route")
         if cfg.route.mute_time_intervals:
             raise route.error(
                 "mute_time_intervals", "root route must not have any mute time intervals"
@@ -359,6 +361,8 @@ class _Loader:
                         "times", "timeinterval.TimeRange", {"start_time", "end_time"}
                     )
                 ]
+        except ConfigError:
+            raise
         except ValueError as e:
             raise sec.error("times", str(e)) from None
         for key, parse in (

@@ -59,6 +59,8 @@ def parse_matcher(s: str) -> Matcher:
     name, op, raw = m.group(1), m.group(2), m.group(3)
     if name.startswith('"'):
         name = _unescape(name[1:-1], name)
+        if not name:
+            raise MatcherError(f"bad matcher format: {s}")
     quoted = raw.startswith('"')
     if quoted:
         raw = raw[1:]

@@ -35,7 +35,7 @@ def _amtool_verdicts() -> dict[str, str]:
 @pytest.mark.skipif(AMTOOL is None, reason="amtool not installed")
 def test_check_config_parity_with_amtool() -> None:
     verdicts = _amtool_verdicts()
-    assert len(verdicts) == len(FIXTURES) >= 40
+    assert len(verdicts) == len(FIXTURES) >= 80
     mismatches = []
     for path in FIXTURES:
         name = os.path.basename(path)
