@@ -390,6 +390,10 @@ class _Reader:
             if canon in c.headers:
                 raise sec.error("headers", f'duplicate header "{canon}" in email config')
             c.headers[canon] = value
+        # Alertmanager's e-mail notifier fills these in when the config does not.
+        c.headers.setdefault("Subject", _tmpl("email.default.subject"))
+        c.headers.setdefault("To", c.to)
+        c.headers.setdefault("From", c.from_)
         tls = sec.section("tls_config", "config.TLSConfig", TLS_FIELDS)
         if tls is not None:
             c.tls_config = read_tls(tls, self.join)

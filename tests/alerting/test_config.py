@@ -107,7 +107,9 @@ def test_all_integrations_parse_with_their_defaults() -> None:
     og = r["og"].opsgenie_configs[0]
     assert (og.api_key, og.api_url, og.priority) == ("key", "https://api.opsgenie.com/", "P1")
     assert r["discord"].discord_configs[0].title == '{{ template "discord.default.title" . }}'
-    assert r["mail"].email_configs[0].headers == {"Subject": "alert"}
+    assert r["mail"].email_configs[0].headers == {
+        "Subject": "alert", "To": "ops@example.org", "From": "am@example.org",
+    }  # fmt: skip
     assert r["blackhole"].webhook_configs == []
 
 
@@ -144,3 +146,26 @@ def test_utf8_quoted_label_name_in_matchers() -> None:
     )
     m = cfg.route.routes[0].matchers[0]
     assert (m.name, m.value) == ("service name", "api")
+
+
+@pytest.mark.parametrize(
+    ("text", "err"),
+    [
+        # amtool 0.25 panics on these; promhub says what is wrong.
+        ("route: {receiver: r}\nreceivers: [null]\n", "receivers[0]: empty or null section"),
+        ("route: {receiver: r, routes: [null]}\nreceivers: [{name: r}]\n",
+         "route.routes[0]: empty or null section"),
+    ],
+)  # fmt: skip
+def test_null_sections_are_refused_cleanly(text: str, err: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(err)):
+        am_config(text)
+
+
+def test_webhook_url_file_from_alertmanager_026(tmp_path: str) -> None:
+    path = os.path.join(str(tmp_path), "am.yml")
+    with open(path, "w") as f:
+        f.write("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url_file: u}]}]\n")
+    cfg = load_alertmanager_config(path)
+    # Relative paths resolve against the config file's directory.
+    assert cfg.receivers["r"].webhook_configs[0].url_file == os.path.join(str(tmp_path), "u")

@@ -126,3 +126,14 @@ def test_inhibited_by_names_the_source_fingerprint() -> None:
         crit.fingerprint_hex
     ]
     assert ih.inhibited_by({"alertname": "Other", "severity": "warning"}, NOW) == []
+
+
+def test_resolved_sources_are_forgotten() -> None:
+    ih = Inhibitor([rule('s="1"', 't="1"', [])])
+    src = Alert({"s": "1"}, starts_at=NOW - 60, ends_at=NOW + 10)
+    ih.put(src)
+    assert ih.mutes({"t": "1"}, NOW)
+    assert not ih.mutes({"t": "1"}, NOW + 10)
+    ih.gc(NOW + 10)
+    ih.put(Alert({"x": "1"}))
+    assert not ih.mutes({"t": "1"}, NOW)  # gone, even at a time it was firing
