@@ -56,6 +56,7 @@ class Alert:
 
     @property
     def fingerprint(self) -> int:
+        """The alert's label-set fingerprint (its identity)."""
         return fingerprint(self.labels)
 
     @property
@@ -65,6 +66,7 @@ class Alert:
 
     @property
     def name(self) -> str:
+        """The ``alertname`` label."""
         return self.labels.get("alertname", "")
 
     def resolved(self, now: float) -> bool:

@@ -99,11 +99,13 @@ class Route:
         return out or [self]
 
     def walk(self) -> Iterable[Route]:
+        """This route and its descendants, depth first (config order)."""
         yield self
         for c in self.routes:
             yield from c.walk()
 
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The labels of ``labels`` that name its aggregation group on this route."""
         if self.group_by_all:
             return dict(labels)
         return {k: v for k, v in labels.items() if k in self.group_by}
@@ -139,10 +141,12 @@ class Flush:
 
     @property
     def firing(self) -> list[Alert]:
+        """The alerts still firing at flush time."""
         return [a for a in self.alerts if not a.resolved(self.now)]
 
     @property
     def resolved(self) -> list[Alert]:
+        """The alerts resolved by flush time."""
         return [a for a in self.alerts if a.resolved(self.now)]
 
 

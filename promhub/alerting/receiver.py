@@ -58,6 +58,8 @@ class NotifierConfig:
 
 @dataclass(kw_only=True, slots=True)
 class WebhookConfig(NotifierConfig):
+    """``webhook_configs`` entry: POSTs Alertmanager's webhook JSON to ``url``."""
+
     send_resolved: bool = True
     url: str = ""
     url_file: str = ""
@@ -67,6 +69,8 @@ class WebhookConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class SlackField:
+    """A Slack attachment field."""
+
     title: str
     value: str
     short: bool | None = None
@@ -74,6 +78,8 @@ class SlackField:
 
 @dataclass(kw_only=True, slots=True)
 class SlackAction:
+    """A Slack attachment action (button)."""
+
     type: str
     text: str
     url: str = ""
@@ -85,6 +91,8 @@ class SlackAction:
 
 @dataclass(kw_only=True, slots=True)
 class SlackConfig(NotifierConfig):
+    """``slack_configs`` entry (incoming webhook or ``chat.postMessage``)."""
+
     send_resolved: bool = False
     api_url: str = ""
     api_url_file: str = ""
@@ -111,6 +119,8 @@ class SlackConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class EmailConfig(NotifierConfig):
+    """``email_configs`` entry; SMTP settings default to ``global``'s."""
+
     send_resolved: bool = False
     to: str = ""
     from_: str = ""
@@ -130,12 +140,16 @@ class EmailConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class PagerDutyLink:
+    """A link attached to a PagerDuty event."""
+
     href: str
     text: str
 
 
 @dataclass(kw_only=True, slots=True)
 class PagerDutyImage:
+    """An image attached to a PagerDuty event."""
+
     src: str
     alt: str = ""
     href: str = ""
@@ -143,6 +157,8 @@ class PagerDutyImage:
 
 @dataclass(kw_only=True, slots=True)
 class PagerDutyConfig(NotifierConfig):
+    """``pagerduty_configs`` entry: Events v2 with ``routing_key``, v1 with ``service_key``."""
+
     send_resolved: bool = True
     service_key: str = ""
     service_key_file: str = ""
@@ -171,6 +187,8 @@ class PagerDutyConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class MSTeamsConfig(NotifierConfig):
+    """``msteams_configs`` entry (Alertmanager 0.26+)."""
+
     send_resolved: bool = True
     webhook_url: str = ""
     webhook_url_file: str = ""
@@ -181,6 +199,8 @@ class MSTeamsConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class DiscordConfig(NotifierConfig):
+    """``discord_configs`` entry."""
+
     send_resolved: bool = True
     webhook_url: str = ""
     webhook_url_file: str = ""
@@ -190,6 +210,8 @@ class DiscordConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class TelegramConfig(NotifierConfig):
+    """``telegram_configs`` entry."""
+
     send_resolved: bool = True
     api_url: str = ""
     bot_token: str = ""
@@ -202,6 +224,8 @@ class TelegramConfig(NotifierConfig):
 
 @dataclass(kw_only=True, slots=True)
 class OpsGenieResponder:
+    """An Opsgenie responder: one of id, name or username, and a type."""
+
     id: str = ""
     name: str = ""
     username: str = ""
@@ -210,6 +234,8 @@ class OpsGenieResponder:
 
 @dataclass(kw_only=True, slots=True)
 class OpsGenieConfig(NotifierConfig):
+    """``opsgenie_configs`` entry."""
+
     send_resolved: bool = True
     api_key: str = ""
     api_key_file: str = ""

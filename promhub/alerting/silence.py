@@ -70,6 +70,7 @@ class Silence:
         return "active"
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        """Whether this silence is active at ``now`` and matches ``labels``."""
         return self.state(now) == "active" and matches(self.matchers, labels)
 
     def validate(self) -> None:
@@ -105,6 +106,7 @@ class RecurringSilence:
     _minutes: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
     def validate(self) -> None:
+        """Check matchers, weekdays, times and zone (:class:`SilenceError` if bad)."""
         if not self.matchers:
             raise SilenceError("at least one matcher required")
         if all(m.matches("") for m in self.matchers):
@@ -134,6 +136,7 @@ class RecurringSilence:
         )
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        """Whether the window is open at ``now`` and the matchers accept ``labels``."""
         return self.active(now) and matches(self.matchers, labels)
 
 
@@ -168,6 +171,7 @@ class Silences:
     # -- queries
 
     def get(self, sid: str) -> Silence:
+        """The silence with id ``sid`` (:class:`SilenceNotFound` if none)."""
         try:
             return self.silences[sid]
         except KeyError:
@@ -181,6 +185,7 @@ class Silences:
         return ids
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        """Whether any silence mutes ``labels`` at ``now`` (the dispatcher's Muter)."""
         return bool(self.silenced_by(labels, now))
 
     # -- changes
@@ -225,6 +230,7 @@ class Silences:
         s.updated_at = now
 
     def add_recurring(self, r: RecurringSilence) -> str:
+        """Store a recurring silence; returns its id."""
         r.validate()
         r.id = r.id or str(uuid.uuid4())
         self.recurring[r.id] = r
@@ -232,6 +238,7 @@ class Silences:
         return r.id
 
     def delete_recurring(self, rid: str) -> None:
+        """Remove a recurring silence (they have no expiry of their own)."""
         if self.recurring.pop(rid, None) is None:
             raise SilenceNotFound(f"recurring silence {rid} not found")
         self._save()

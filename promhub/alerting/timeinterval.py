@@ -105,6 +105,7 @@ def _parse_time(s: str) -> int:
 
 
 def parse_time_range(start: str, end: str) -> TimeRange:
+    """``HH:MM`` start (inclusive) and end (exclusive, up to ``24:00``)."""
     if not start or not end:
         raise ValueError("both start and end times must be provided")
     s, e = _parse_time(start), _parse_time(end)
@@ -134,6 +135,7 @@ def _range(s: str, member: dict[str, int] | None, what: str) -> Range:
 
 
 def parse_weekdays(s: str) -> Range:
+    """``monday`` or ``monday:friday`` (names only, Sunday = 0)."""
     b, e = _range(s, WEEKDAYS, "weekday")
     if b > e:
         raise ValueError("start day cannot be before end day")
@@ -143,6 +145,7 @@ def parse_weekdays(s: str) -> Range:
 
 
 def parse_days_of_month(s: str) -> Range:
+    """``1``, ``1:15`` or ``-3:-1`` (negative counts from the end of the month)."""
     b, e = _range(s, None, "day")
     for v in (b, e):
         if v == 0 or not -31 <= v <= 31:
@@ -156,6 +159,7 @@ def parse_days_of_month(s: str) -> Range:
 
 
 def parse_months(s: str) -> Range:
+    """``march``, ``january:march`` or month numbers."""
     b, e = _range(s, MONTHS, "month")
     if b > e:
         raise ValueError(
@@ -165,6 +169,7 @@ def parse_months(s: str) -> Range:
 
 
 def parse_years(s: str) -> Range:
+    """``2024`` or ``2024:2026``."""
     b, e = _range(s, None, "year")
     if b > e:
         raise ValueError(f"end year {e} is before start year {b}")
