@@ -15,9 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from promhub.config.http_client import _TLS as TLS_FIELDS
-from promhub.config.http_client import HTTP_CLIENT_FIELDS, read_http_client
-from promhub.config.http_client import _tls as read_tls
+from promhub.config.http_client import (
+    HTTP_CLIENT_FIELDS,
+    TLS_FIELDS,
+    read_http_client,
+    read_tls,
+)
 from promhub.config.model import HTTPClientConfig, TLSConfig
 from promhub.config.yaml_lines import ANY_KEY, Section
 

@@ -38,6 +38,7 @@ from promhub.config.yaml_lines import ANY_KEY, Section
 
 __all__ = [
     "HTTP_CLIENT_FIELDS",
+    "TLS_FIELDS",
     "USER_AGENT",
     "CredentialError",
     "HTTPAuth",
@@ -47,6 +48,7 @@ __all__ = [
     "client_session",
     "proxy_for",
     "read_http_client",
+    "read_tls",
     "read_secret",
     "ssl_context",
 ]
@@ -59,7 +61,7 @@ HTTP_CLIENT_FIELDS = {
     "tls_config", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header",
     "follow_redirects", "enable_http2", "http_headers",
 }  # fmt: skip
-_TLS = {
+TLS_FIELDS = {
     "ca", "ca_file", "ca_ref", "cert", "cert_file", "cert_ref", "key", "key_file", "key_ref",
     "server_name", "insecure_skip_verify", "min_version", "max_version",
 }  # fmt: skip
@@ -174,9 +176,9 @@ def read_http_client(sec: Section, join: Callable[[str], str]) -> HTTPClientConf
                 "oauth2", "at most one of basic_auth, oauth2 & authorization must be configured"
             )
         h.oauth2 = _oauth2(oa, join)
-    tls = sec.section("tls_config", "config.TLSConfig", _TLS)
+    tls = sec.section("tls_config", "config.TLSConfig", TLS_FIELDS)
     if tls is not None:
-        h.tls_config = _tls(tls, join)
+        h.tls_config = read_tls(tls, join)
     _proxy(sec, h)
     h.follow_redirects = sec.get_bool("follow_redirects", True)
     h.enable_http2 = sec.get_bool("enable_http2", True)
@@ -228,9 +230,9 @@ def _oauth2(sec: Section, join: Callable[[str], str]) -> OAuth2:
         token_url=sec.get_str("token_url"),
         endpoint_params=sec.str_map("endpoint_params"),
     )
-    tls = sec.section("tls_config", "config.TLSConfig", _TLS)
+    tls = sec.section("tls_config", "config.TLSConfig", TLS_FIELDS)
     if tls is not None:
-        o.tls_config = _tls(tls, join)
+        o.tls_config = read_tls(tls, join)
     _proxy(sec, o)
     if not o.client_id:
         raise sec.error("", "oauth2 client_id must be configured")
@@ -246,7 +248,7 @@ def _oauth2(sec: Section, join: Callable[[str], str]) -> OAuth2:
     return o
 
 
-def _tls(sec: Section, join: Callable[[str], str]) -> TLSConfig:
+def read_tls(sec: Section, join: Callable[[str], str]) -> TLSConfig:
     t = TLSConfig(
         ca_file=join(sec.get_str("ca_file")),
         cert_file=join(sec.get_str("cert_file")),
