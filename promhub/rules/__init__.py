@@ -1,0 +1,1 @@
+"""Rule groups, recording and alerting rules, and their template language."""
