@@ -306,8 +306,6 @@ class _State:
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1)
         ctx = e.node.src.strip()
-        if len(ctx) > 20:
-            ctx = ctx[:20] + "..."
         return (f'template: {parse_name}:{line}:{col}: executing "{self.current}" at <{ctx}>: '
                 f"{e.msg}")  # fmt: skip
 
@@ -484,10 +482,9 @@ class _State:
         return recv
 
     def field(self, node: Node, recv: Any, name: str, args: list[Any], has_args: bool) -> Any:
-        if recv is NO_VALUE:
+        if recv is NO_VALUE or recv is None:
+            # Go: a nil interface is an invalid value; a field of it is again "no value".
             return NO_VALUE
-        if recv is None:
-            raise _ExecError(node, f"nil pointer evaluating interface {{}}.{name}")
         if isinstance(recv, dt.datetime):
             recv = GoTime(recv)
         elif isinstance(recv, dt.timedelta):
