@@ -74,6 +74,7 @@ class _ExecError(Exception):
         super().__init__(msg)
         self.node = node
         self.msg = msg
+        self.template: str | None = None  # set by the innermost template being executed
 
 
 def _truth(v: Any) -> bool:
@@ -257,6 +258,16 @@ class Template:
             self.sources[tname] = (name, text)
         return self
 
+    def derive(self, name: str, text: str) -> Template:
+        """A copy of this set with ``text`` parsed as entry template ``name`` — how a
+        receiver field (``'{{ template "slack.default.title" . }}'``) sees every define."""
+        new = Template(name)
+        new.funcs = self.funcs
+        new.trees = dict(self.trees)
+        new.sources = dict(self.sources)
+        new.trees.pop(name, None)
+        return new.add(name, text)
+
     def names(self) -> list[str]:
         """Names of every template defined in this set, sorted."""
         return sorted(self.trees)
@@ -299,14 +310,15 @@ class _State:
 
     # errors ------------------------------------------------------------------------
     def describe(self, e: _ExecError) -> str:
-        parse_name, text = self.tmpl.sources.get(self.current, (self.current, ""))
+        current = e.template or self.tmpl.name
+        parse_name, text = self.tmpl.sources.get(current, (current, ""))
         if e.node is None:
-            return f"template: {parse_name}: executing \"{self.current}\": {e.msg}"
+            return f"template: {parse_name}: executing \"{current}\": {e.msg}"
         pos = e.node.pos
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1)
         ctx = e.node.src.strip()
-        return (f'template: {parse_name}:{line}:{col}: executing "{self.current}" at <{ctx}>: '
+        return (f'template: {parse_name}:{line}:{col}: executing "{current}" at <{ctx}>: '
                 f"{e.msg}")  # fmt: skip
 
     # walking -----------------------------------------------------------------------
@@ -321,6 +333,10 @@ class _State:
         self.vars, self.current = [("$", dot)], name
         try:
             self.walk_list(dot, self.tmpl.trees[name])
+        except _ExecError as e:
+            if e.template is None:
+                e.template = name
+            raise
         finally:
             self.vars, self.current = saved_vars, saved_current
             self.depth -= 1
