@@ -263,6 +263,9 @@ def go_type_name(v: Any) -> str:
     """The Go type a template error would name for a Python value."""
     if v is None:
         return "<nil>"
+    go_type = getattr(type(v), "go_type", None)
+    if isinstance(go_type, str):
+        return go_type
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -336,6 +339,8 @@ _VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
 
 
 def _bad(verb: str, v: Any) -> str:
+    if v is None:
+        return f"%!{verb}(<nil>)"
     return f"%!{verb}({go_type_name(v)}={go_str(v)})"
 
 
@@ -378,7 +383,11 @@ def _format_one(flags: str, width: int | None, prec: int | None, verb: str, v: A
     spec_w = "" if width is None else str(width)
     spec_p = "" if prec is None else f".{prec}"
     num = isinstance(v, int | float) and not isinstance(v, bool)
-    if verb in "sv" or (verb == "q" and not num):
+    if verb == "T":
+        return _pad(go_type_name(v), flags, width)
+    if verb in "sq" and (num or isinstance(v, bool) or v is None):
+        return _bad(verb, v)
+    if verb in "sv" or verb == "q":
         if verb == "v" and num:
             s = go_float(v) if isinstance(v, float) else str(v)
             if "+" in flags and v >= 0:

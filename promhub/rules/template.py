@@ -14,7 +14,8 @@ attribute, and callable attributes are Go methods (``.Alerts.Firing``,
 from __future__ import annotations
 
 import datetime as dt
-import html as _html
+import functools
+import inspect
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -129,7 +130,9 @@ def _less(a: Any, b: Any) -> bool:
 
 
 def _length(v: Any) -> int:
-    if isinstance(v, str | Sequence | Mapping):
+    if isinstance(v, str):
+        return len(v.encode())  # Go counts bytes
+    if isinstance(v, Sequence | Mapping):
         return len(v)
     raise ValueError(f"len of type {go_type_name(v)}")
 
@@ -324,8 +327,7 @@ class _State:
     # walking -----------------------------------------------------------------------
     def run_template(self, name: str, dot: Any, node: Node | None) -> None:
         if name not in self.tmpl.trees:
-            raise _ExecError(node, f'template: no template "{name}" associated with template '
-                                   f'"{self.tmpl.name}"')  # fmt: skip
+            raise _ExecError(node, f'template "{name}" not defined')
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise _ExecError(node, f"exceeded maximum template depth ({_MAX_DEPTH})")
@@ -366,7 +368,7 @@ class _State:
             finally:
                 del self.vars[mark:]
         elif isinstance(node, TemplateNode):
-            val = self.eval_pipe(dot, node.pipe) if node.pipe is not None else None
+            val = self.eval_pipe(dot, node.pipe) if node.pipe is not None else NO_VALUE
             self.run_template(node.name, val, node)
         elif isinstance(node, LoopControlNode):
             raise _LoopBreak() if node.kind == "break" else _LoopContinue()
@@ -383,7 +385,7 @@ class _State:
         elif isinstance(val, Sequence) and not isinstance(val, str):
             items = list(enumerate(val))
         else:
-            raise _ExecError(node, f"range can't iterate over {go_str(val)}")
+            raise _ExecError(node.pipe, f"range can't iterate over {go_str(val)}")
         if not items:
             if node.else_body is not None:
                 self.walk_list(dot, node.else_body)
@@ -450,6 +452,8 @@ class _State:
         if isinstance(first, PipeNode):
             self.no_args(first, rest, final)
             return self.eval_pipe(dot, first, decl=False)
+        if isinstance(first, NilNode):
+            raise _ExecError(first, "nil is not a command")
         self.no_args(first, rest, final)
         return self.eval_arg(dot, first)
 
@@ -509,12 +513,12 @@ class _State:
         if not isinstance(recv, _BASIC) and not name.startswith("_"):
             attr = getattr(type(recv), name, None)
             if callable(attr):
+                method = getattr(recv, name)
+                arity = _arity_error(method, len(args))
+                if arity:
+                    raise _ExecError(node, f"wrong number of args for {name}: {arity}")
                 try:
-                    return getattr(recv, name)(*args)
-                except _ExecError:
-                    raise
-                except TypeError as e:
-                    raise _ExecError(node, f"wrong number of args for {name}: {e}") from None
+                    return method(*args)
                 except Exception as e:  # noqa: BLE001 - a method's failure is a template error
                     raise _ExecError(node, f"error calling {name}: {e}") from None
         if isinstance(recv, Mapping):
@@ -555,12 +559,41 @@ class _State:
         if final is not _NO_FINAL:
             args.append(final)
         args = [GoTime(a) if isinstance(a, dt.datetime) else a for a in args]
+        arity = _arity_error(fn, len(args))
+        if arity:
+            raise _ExecError(cmd, f"wrong number of args for {name}: {arity}")
         try:
             return fn(*args)
-        except TypeError as e:
-            raise _ExecError(cmd, f"wrong number of args for {name}: {e}") from None
         except Exception as e:  # noqa: BLE001 - every function failure is a template error
             raise _ExecError(cmd, f"error calling {name}: {e}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _arity(fn: Callable[..., Any]) -> tuple[int, int | None]:
+    """(required, maximum or None for variadic) positional arguments of ``fn``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 0, None
+    required, maximum = 0, 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return required, None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            maximum += 1
+            if p.default is p.empty:
+                required += 1
+    return required, maximum
+
+
+def _arity_error(fn: Callable[..., Any], got: int) -> str:
+    """Go's message when a function gets the wrong number of arguments, else ""."""
+    required, maximum = _arity(fn)
+    if maximum is None:
+        return f"want at least {required} got {got}" if got < required else ""
+    if required <= got <= maximum:
+        return ""
+    return f"want {required} got {got}"
 
 
 def _map_key(k: Any) -> tuple[int, Any]:
@@ -580,5 +613,3 @@ def html_escape(s: str) -> str:
     """Escape like Go's ``html`` template function (``<`` -> ``&lt;``, ``"`` -> ``&#34;``)."""
     return _html_escape(s)
 
-
-del _html

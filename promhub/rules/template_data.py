@@ -18,7 +18,7 @@ import glob
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 from promhub.rules.template import StrMap, Template, TemplateError
 from promhub.rules.template_funcs import alertmanager_funcs
@@ -40,6 +40,8 @@ __all__ = [
 class Pair:
     """A label name and value (Go ``template.Pair``)."""
 
+    go_type: ClassVar[str] = "template.Pair"
+
     Name: str
     Value: str
 
@@ -50,6 +52,8 @@ class Pair:
 
 class Pairs(list[Pair]):
     """Sorted label pairs (Go ``template.Pairs``)."""
+
+    go_type = "template.Pairs"
 
     def Names(self) -> list[str]:  # noqa: N802
         """The pairs' names, in order."""
@@ -62,6 +66,8 @@ class Pairs(list[Pair]):
 
 class KV(StrMap):
     """A label or annotation set (Go ``template.KV``, a ``map[string]string``)."""
+
+    go_type = "template.KV"
 
     def SortedPairs(self) -> Pairs:  # noqa: N802
         """Pairs sorted by name, except that ``alertname`` comes first as in Alertmanager."""
@@ -92,6 +98,8 @@ _ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 class Alert:
     """One alert in a notification (Go ``template.Alert``)."""
 
+    go_type: ClassVar[str] = "template.Alert"
+
     Status: str
     Labels: KV
     Annotations: KV = field(default_factory=KV)
@@ -110,6 +118,8 @@ class Alert:
 class Alerts(list[Alert]):
     """The alerts of a notification (Go ``template.Alerts``)."""
 
+    go_type = "template.Alerts"
+
     def Firing(self) -> Alerts:  # noqa: N802
         """The firing alerts."""
         return Alerts(a for a in self if a.Status == "firing")
@@ -122,6 +132,8 @@ class Alerts(list[Alert]):
 @dataclass
 class NotificationData:
     """Dot of a notification template (Go ``template.Data``)."""
+
+    go_type: ClassVar[str] = "template.Data"
 
     Receiver: str
     Status: str

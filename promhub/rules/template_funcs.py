@@ -165,15 +165,27 @@ def to_time(v: Any) -> GoTime:
 
 
 def _title(s: str, lower_rest: bool) -> str:
+    """golang.org/x/text/cases.Title: upper-case each word's first letter.
+
+    Words follow Unicode word segmentation closely enough for labels: letters, digits and
+    ``_`` form words, ``'`` and ``.`` between two of them do not split a word (``o'neil``,
+    ``ab.cd``). Prometheus keeps the rest of the word as is (``cases.NoLower``);
+    Alertmanager lower-cases it.
+    """
     out: list[str] = []
-    prev_sep = True
-    for ch in s:
-        is_sep = not (ch.isalnum() or ch in "_'")
-        if prev_sep and not is_sep:
+    need_upper = True
+    for i, ch in enumerate(s):
+        word_char = ch.isalnum() or ch == "_"
+        if not word_char and ch in "'." and 0 < i < len(s) - 1:
+            word_char = (s[i - 1].isalnum() or s[i - 1] == "_") and s[i + 1].isalnum()
+        if not word_char:
+            need_upper = True
+            out.append(ch)
+        elif need_upper and ch.isalpha():
             out.append(ch.upper())
+            need_upper = False
         else:
-            out.append(ch.lower() if lower_rest and not is_sep else ch)
-        prev_sep = is_sep
+            out.append(ch.lower() if lower_rest else ch)
     return "".join(out)
 
 

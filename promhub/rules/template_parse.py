@@ -325,6 +325,8 @@ class _Lexer:
 # ---------------------------------------------------------------------------------------
 # Parser
 
+_OPERAND_START = {"field", "var", "ident", "string", "char", "number", "lparen", "dot"}
+
 
 def _item_str(tok: Token) -> str:
     """Go's item.String for error messages."""
@@ -519,7 +521,7 @@ class _Parser:
                 raise self.fail(name_tok, f"template: multiple definition of template {name!r}")
         self.defined[name] = body
         if kw == "block":
-            return TemplateNode(kwtok.pos, name, pipe, src=f"template {name_tok.text}")
+            return TemplateNode(name_tok.pos, name, pipe, src=_template_src(name_tok, pipe))
         return None
 
     def template_call(self, kwtok: Token) -> Node:
@@ -528,9 +530,9 @@ class _Parser:
             raise self.unexpected(name_tok, "template clause")
         if self.peek_non_space().kind == "right":
             self.next_non_space()
-            return TemplateNode(kwtok.pos, name_tok.value, None, src=f"template {name_tok.text}")
+            return TemplateNode(name_tok.pos, name_tok.value, None, src=_template_src(name_tok, None))
         pipe = self.pipeline("template clause", kwtok)
-        return TemplateNode(kwtok.pos, name_tok.value, pipe, src=f"template {name_tok.text}")
+        return TemplateNode(name_tok.pos, name_tok.value, pipe, src=_template_src(name_tok, pipe))
 
     # pipelines ---------------------------------------------------------------------
     def pipeline(self, context: str, start: Token, end: str = "right") -> PipeNode:
@@ -571,7 +573,9 @@ class _Parser:
             if tok.kind == end:
                 self.next_non_space()
                 break
-            if tok.kind in ("right", "rparen", "eof") and tok.kind != end:
+            if tok.kind not in _OPERAND_START and not (
+                tok.kind == "keyword" and tok.text in ("nil", "true", "false")
+            ):
                 raise self.unexpected(tok, context)
             cmds.append(self.command(context))
             tok = self.peek_non_space()
@@ -590,7 +594,7 @@ class _Parser:
             else:
                 self.vars.append(name)
         src = self.text[pipe_start : self.tokens[self.i - 1].pos].strip()
-        return PipeNode(start.pos, decl, is_assign, cmds, src=src)
+        return PipeNode(cmds[0].pos, decl, is_assign, cmds, src=src)
 
     def command(self, context: str) -> CommandNode:
         args: list[Node] = []
@@ -617,7 +621,9 @@ class _Parser:
 
     def operand(self) -> Node:
         node = self.term()
+        start = node.pos
         fields: list[str] = []
+        chain_pos = self.peek().pos
         while self.peek().kind == "field":
             fields.append(self.next().text[1:])
         if fields:
@@ -629,8 +635,12 @@ class _Parser:
                 raise self.fail(self.tokens[self.i - 1], f"unexpected . after term {node.src!r}")
             else:
                 node = ChainNode(node.pos, node, fields, src=node.src)
+            node.pos = chain_pos
         end = self.tokens[self.i - 1]
-        node.src = self.text[node.pos : end.pos + len(end.text)]
+        node.src = self.text[start : end.pos + len(end.text)]
+        nxt = self.peek()
+        if nxt.kind not in ("space", "right", "rparen", "pipe", "eof"):
+            raise self.unexpected(nxt, "operand")
         return node
 
     def term(self) -> Node:
@@ -673,6 +683,11 @@ class _Parser:
             return float(text)
         except ValueError:
             raise self.fail(tok, f"illegal number syntax: {tok.text!r}") from None
+
+
+def _template_src(name_tok: Token, pipe: PipeNode | None) -> str:
+    """Go's TemplateNode.String: ``{{template "name" pipeline}}``."""
+    return "{{template " + name_tok.text + (" " + pipe.src if pipe else "") + "}}"
 
 
 def parse_templates(name: str, text: str, funcs: set[str]) -> dict[str, list[Node]]:
