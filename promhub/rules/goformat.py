@@ -192,7 +192,7 @@ def _zone_name(t: dt.datetime) -> str:
     name = t.tzname() or ""
     if name in ("UTC", "") and t.utcoffset() == dt.timedelta(0):
         return "UTC"
-    if name and not name[0] in "+-":
+    if name and name[0] not in "+-":
         return name
     return _offset(t, "-0700")
 

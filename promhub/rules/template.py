@@ -140,10 +140,8 @@ def _length(v: Any) -> int:
 def _index(item: Any, *keys: Any) -> Any:
     for key in keys:
         if isinstance(item, Mapping):
-            if key in item:
-                item = item[key]
-            else:
-                item = "" if isinstance(item, StrMap) else NO_VALUE
+            missing = "" if isinstance(item, StrMap) else NO_VALUE
+            item = item.get(key, missing)
         elif isinstance(item, str | Sequence):
             if not isinstance(key, int) or isinstance(key, bool):
                 raise ValueError(f"cannot index slice/array with type {go_type_name(key)}")
@@ -186,9 +184,7 @@ def _js_escape(*args: Any) -> str:
     for ch in go_sprint(*args):
         if ch in "\\'\"":
             out.append("\\" + ch)
-        elif ch in "<>&=":
-            out.append(f"\\u{ord(ch):04X}")
-        elif ord(ch) < 0x20:
+        elif ch in "<>&=" or ord(ch) < 0x20:
             out.append(f"\\u{ord(ch):04X}")
         else:
             out.append(ch)
@@ -316,7 +312,7 @@ class _State:
         current = e.template or self.tmpl.name
         parse_name, text = self.tmpl.sources.get(current, (current, ""))
         if e.node is None:
-            return f"template: {parse_name}: executing \"{current}\": {e.msg}"
+            return f'template: {parse_name}: executing "{current}": {e.msg}'
         pos = e.node.pos
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1)
@@ -497,8 +493,9 @@ class _State:
             args = [self.eval_arg(dot, a) for a in rest] if last else []
             if last and final is not _NO_FINAL:
                 args.append(final)
-            recv = self.field(node, recv, name, args, has_args=last and (bool(rest) or
-                                                                         final is not _NO_FINAL))
+            recv = self.field(
+                node, recv, name, args, has_args=last and (bool(rest) or final is not _NO_FINAL)
+            )
         return recv
 
     def field(self, node: Node, recv: Any, name: str, args: list[Any], has_args: bool) -> Any:
@@ -612,4 +609,3 @@ _NO_FINAL: Any = _NoFinal()
 def html_escape(s: str) -> str:
     """Escape like Go's ``html`` template function (``<`` -> ``&lt;``, ``"`` -> ``&#34;``)."""
     return _html_escape(s)
-

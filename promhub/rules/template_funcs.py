@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from promhub.rules.goformat import GoDuration, GoTime, go_format_g, go_float, go_type_name
+from promhub.rules.goformat import GoDuration, GoTime, go_float, go_format_g, go_type_name
 from promhub.rules.template import StrMap, Template, TemplateError
 
 __all__ = [
@@ -144,7 +144,8 @@ def _float_to_time(f: float) -> GoTime:
     ns = f * 1e9
     if ns > _INT64_MAX or ns < -(2**63):
         raise ValueError(
-            f"{go_float(f)} cannot be represented as a nanoseconds timestamp since it overflows int64"
+            f"{go_float(f)} cannot be represented as a nanoseconds timestamp "
+            "since it overflows int64"
         )
     # Prometheus goes through model.Time: millisecond precision, truncated toward zero.
     ms = int(int(ns) / 1_000_000)
@@ -313,7 +314,7 @@ def parse_duration(s: str) -> float:
         total += int(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
     if not s:
-        raise ValueError('empty duration string')
+        raise ValueError("empty duration string")
     return total
 
 
@@ -321,17 +322,21 @@ def _sample(obj: Any) -> Sample:
     if isinstance(obj, Sample):
         return obj
     if isinstance(obj, Mapping):
-        return Sample(obj.get("Labels", obj.get("labels", {})), obj.get("Value", obj.get("value")))
+        return Sample(
+            obj.get("Labels", obj.get("labels", {})), obj.get("Value", obj.get("value", 0))
+        )
     labels = getattr(obj, "Labels", None)
     if labels is None:
         labels = getattr(obj, "labels", {})
-    value = getattr(obj, "Value", None)
+    value: Any = getattr(obj, "Value", None)
     if value is None:
         value = getattr(obj, "value", 0.0)
-    return Sample(labels, value)
+    return Sample(labels, float(value))
 
 
-def rule_funcs(query: QueryFunc | None = None, external_url: str = "") -> dict[str, Callable[..., Any]]:
+def rule_funcs(
+    query: QueryFunc | None = None, external_url: str = ""
+) -> dict[str, Callable[..., Any]]:
     """Prometheus' rule/console template functions.
 
     ``query`` is called with a PromQL expression and returns the instant vector at the
@@ -392,7 +397,9 @@ def rule_funcs(query: QueryFunc | None = None, external_url: str = "") -> dict[s
     }
 
 
-def expand_template(name: str, text: str, data: Any, funcs: Mapping[str, Callable[..., Any]]) -> str:
+def expand_template(
+    name: str, text: str, data: Any, funcs: Mapping[str, Callable[..., Any]]
+) -> str:
     """Prometheus' ``Expander.Expand``: errors read ``error parsing template NAME: …`` or
     ``error executing template NAME: …``."""
     try:
@@ -436,7 +443,7 @@ def expand_rule_template(
         "ExternalURL": external_url,
         "Value": float(value),
     }
-    if not ("{{" in text):
+    if "{{" not in text:
         return text  # the common case: a plain string needs no parsing
     return expand_template(name, _RULE_DEFS + text, data, rule_funcs(query, external_url))
 

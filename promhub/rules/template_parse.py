@@ -152,8 +152,12 @@ class _Lexer:
             if trim_next:
                 chunk = chunk.lstrip(_SPACE)
             inner = start + 2
-            trim_left = start >= 0 and text.startswith("-", inner) and text[inner + 1 : inner + 2] in (
-                " ", "\t", "\r", "\n")  # fmt: skip
+            # "{{- " trims only with the space: "{{-3}}" is the number -3.
+            trim_left = (
+                start >= 0
+                and text.startswith("-", inner)
+                and text[inner + 1 : inner + 2] in (" ", "\t", "\r", "\n")
+            )
             if trim_left:
                 chunk = chunk.rstrip(_SPACE)
                 inner += 2
@@ -240,7 +244,7 @@ class _Lexer:
                     self.tokens.append(Token("dot", ".", pos))
                     pos += 1
                     continue
-            if ch.isdigit() or ch in "+-." :
+            if ch.isdigit() or ch in "+-.":
                 m = _NUMBER.match(text, pos)
                 if m and m.end() > pos and not (ch in "+-" and m.end() == pos + 1):
                     end = m.end()
@@ -514,11 +518,8 @@ class _Parser:
         self.vars, self.loop_depth = saved_vars, saved_loop
         if end_kind != "end":
             raise self.fail(end_tok, "unexpected {{else}}")
-        existing = self.defined.get(name)
-        # Go lets an empty (whitespace-only) definition be replaced, not a real one.
-        if existing and any(not isinstance(n, TextNode) or n.text.strip() for n in existing):
-            if any(not isinstance(n, TextNode) or n.text.strip() for n in body):
-                raise self.fail(name_tok, f"template: multiple definition of template {name!r}")
+        # A later definition replaces an earlier one, as Go allows since 1.x: user template
+        # files override the defaults this way.
         self.defined[name] = body
         if kw == "block":
             return TemplateNode(name_tok.pos, name, pipe, src=_template_src(name_tok, pipe))
@@ -530,7 +531,9 @@ class _Parser:
             raise self.unexpected(name_tok, "template clause")
         if self.peek_non_space().kind == "right":
             self.next_non_space()
-            return TemplateNode(name_tok.pos, name_tok.value, None, src=_template_src(name_tok, None))
+            return TemplateNode(
+                name_tok.pos, name_tok.value, None, src=_template_src(name_tok, None)
+            )
         pipe = self.pipeline("template clause", kwtok)
         return TemplateNode(name_tok.pos, name_tok.value, pipe, src=_template_src(name_tok, pipe))
 
@@ -627,9 +630,7 @@ class _Parser:
         while self.peek().kind == "field":
             fields.append(self.next().text[1:])
         if fields:
-            if isinstance(node, FieldNode):
-                node.names.extend(fields)
-            elif isinstance(node, VariableNode):
+            if isinstance(node, FieldNode | VariableNode):
                 node.names.extend(fields)
             elif isinstance(node, LiteralNode | NilNode | DotNode):
                 raise self.fail(self.tokens[self.i - 1], f"unexpected . after term {node.src!r}")

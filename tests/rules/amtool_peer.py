@@ -64,8 +64,15 @@ def _time(s: str) -> dt.datetime:
 def to_data(raw: dict[str, Any]) -> NotificationData:
     """The same group as promhub's template data."""
     alerts = Alerts(
-        Alert(a["status"], KV(a["labels"]), KV(a["annotations"]), _time(a["startsAt"]),
-              _time(a["endsAt"]), a["generatorURL"], a["fingerprint"])  # fmt: skip
+        Alert(
+            a["status"],
+            KV(a["labels"]),
+            KV(a["annotations"]),
+            _time(a["startsAt"]),
+            _time(a["endsAt"]),
+            a["generatorURL"],
+            a["fingerprint"],
+        )  # fmt: skip
         for a in raw["alerts"]
     )
     return NotificationData(raw["receiver"], raw["status"], alerts, KV(raw["groupLabels"]),

@@ -48,10 +48,10 @@ GO_CASES = [
     "{{ range $k, $v := .CommonLabels }}{{ $k }}={{ $v }};{{ end }}"
     "|{{ range .CommonLabels }}{{ . }},{{ end }}",
     "{{ with .CommonLabels.job }}job={{ . }}{{ end }}"
-    "{{ with .CommonLabels.nope }}x{{ else }}no job{{ end }}|{{ index .CommonLabels \"nope\" }}|",
+    '{{ with .CommonLabels.nope }}x{{ else }}no job{{ end }}|{{ index .CommonLabels "nope" }}|',
     "{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ $y := 3 }}{{ end }}{{ $x }} {{ $ := 5 }}{{ $ }}",
     '{{ define "t1" }}[{{ . }}]{{ end }}{{ template "t1" "arg" }}{{ template "t1" }}'
-    "{{ block \"b1\" 5 }}<{{ . }}>{{ end }}",
+    '{{ block "b1" 5 }}<{{ . }}>{{ end }}',
     '{{ if eq .Status "firing" }}F{{ else if eq .Status "resolved" }}R{{ else }}?{{ end }}'
     ' {{ if 0 }}a{{ else if "" }}b{{ else }}c{{ end }}',
     '{{ range $i, $e := stringSlice "a" "b" "c" "d" }}{{ if eq $i 1 }}{{ continue }}{{ end }}'
@@ -60,7 +60,7 @@ GO_CASES = [
     ' {{ .Receiver | printf "%s-%s" "pre" }} {{ (stringSlice "p" "q") | len }}',
     # Alertmanager's data model methods and Go's printing of them
     "{{ .CommonLabels }} {{ .CommonLabels.SortedPairs }} {{ .GroupLabels.Names }}"
-    " {{ .CommonLabels.Values }} {{ printf \"%T %T\" .CommonLabels .Alerts }}",
+    ' {{ .CommonLabels.Values }} {{ printf "%T %T" .CommonLabels .Alerts }}',
     '{{ (.CommonLabels.Remove (stringSlice "job")).SortedPairs.Names }} {{ len .Alerts.Firing }}'
     " {{ len .Alerts.Resolved }} {{ len .Alerts }}",
     "{{ range .Alerts }}{{ .Status }} {{ .StartsAt }} {{ .EndsAt }} {{ .Labels.instance }}"
@@ -139,7 +139,9 @@ def test_parse_error_names_template_and_line() -> None:
 
 
 def test_execution_error_names_template_line_and_column() -> None:
-    tmpl = Template.parse("t.tmpl", '{{ define "inner" }}\n  {{ .a.b.c }}{{ end }}x{{ template "inner" . }}')
+    tmpl = Template.parse(
+        "t.tmpl", '{{ define "inner" }}\n  {{ .a.b.c }}{{ end }}x{{ template "inner" . }}'
+    )
     with pytest.raises(TemplateError) as exc:
         tmpl.execute({"a": {"b": 3}})
     assert str(exc.value) == (
@@ -152,7 +154,7 @@ def test_function_exception_is_a_template_error_not_a_crash() -> None:
         raise RuntimeError("backend down")
 
     tmpl = Template.parse("t", "{{ boom . }}", {"boom": boom})
-    with pytest.raises(TemplateError, match='at <boom .>: error calling boom: backend down'):
+    with pytest.raises(TemplateError, match="at <boom .>: error calling boom: backend down"):
         tmpl.execute(1)
 
 
