@@ -25,7 +25,9 @@ __all__ = [
     "QueryFunc",
     "Sample",
     "alertmanager_funcs",
+    "check_rule_template",
     "expand_rule_template",
+    "expand_rule_template_or_error",
     "expand_template",
     "humanize",
     "humanize1024",
@@ -446,6 +448,18 @@ def expand_rule_template(
     if "{{" not in text:
         return text  # the common case: a plain string needs no parsing
     return expand_template(name, _RULE_DEFS + text, data, rule_funcs(query, external_url))
+
+
+def check_rule_template(text: str, name: str = "__alert") -> None:
+    """Parse a rule's label/annotation template as ``promtool check rules`` does.
+
+    ``name`` should be ``"__alert_" + alertname``, so the message reads like Prometheus':
+    ``template: __alert_HighCpu:1: function "nosuch" not defined``.
+
+    Raises:
+        TemplateError: the template does not parse.
+    """
+    Template.parse(name, _RULE_DEFS + text, rule_funcs())
 
 
 def expand_rule_template_or_error(text: str, labels: Mapping[str, str], value: float,
