@@ -267,6 +267,17 @@ class Template:
         new.trees.pop(name, None)
         return new.add(name, text)
 
+    def with_funcs(self, funcs: FuncMap) -> Template:
+        """The same parsed set executing with other implementations of its functions.
+
+        Parse trees are never changed by execution, so a cached parse can be shared by
+        many executions that each bring their own ``query`` callback.
+        """
+        new = Template(self.name, funcs)
+        new.trees = self.trees
+        new.sources = self.sources
+        return new
+
     def names(self) -> list[str]:
         """Names of every template defined in this set, sorted."""
         return sorted(self.trees)

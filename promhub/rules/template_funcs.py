@@ -9,6 +9,7 @@ labels and annotations are rendered with ``$labels``, ``$value``, ``$externalLab
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import json
 import math
@@ -399,6 +400,12 @@ def rule_funcs(
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_rule_template(name: str, text: str) -> Template:
+    # Rule annotations are re-rendered for every alert at every evaluation; parse once.
+    return Template.parse(name, text, rule_funcs())
+
+
 def expand_template(
     name: str, text: str, data: Any, funcs: Mapping[str, Callable[..., Any]]
 ) -> str:
@@ -447,7 +454,14 @@ def expand_rule_template(
     }
     if "{{" not in text:
         return text  # the common case: a plain string needs no parsing
-    return expand_template(name, _RULE_DEFS + text, data, rule_funcs(query, external_url))
+    try:
+        tmpl = _parsed_rule_template(name, _RULE_DEFS + text)
+    except TemplateError as e:
+        raise TemplateError(f"error parsing template {name}: {e}") from None
+    try:
+        return tmpl.with_funcs(rule_funcs(query, external_url)).execute(data)
+    except TemplateError as e:
+        raise TemplateError(f"error executing template {name}: {e}") from None
 
 
 def check_rule_template(text: str, name: str = "__alert") -> None:

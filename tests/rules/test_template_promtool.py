@@ -31,8 +31,9 @@ VALUE = 1234567.0
 ANNOTATIONS = {
     "vars": "{{ $labels.instance }} of {{ $labels.job }} is {{ $value }} [{{ $labels.nope }}]"
     " {{ .Labels.job }} {{ .Value }} [{{ $externalLabels.cluster }}|{{ $externalURL }}]",
-    "humanize": "{{ $value | humanize }} {{ $value | humanize1024 }} {{ humanizePercentage 0.1234 }}"
-    " {{ humanizeDuration 3661 }} {{ 1435065584.128 | humanizeTimestamp }}"
+    "humanize": "{{ $value | humanize }} {{ $value | humanize1024 }}"
+    " {{ humanizePercentage 0.1234 }} {{ humanizeDuration 3661 }}"
+    " {{ 1435065584.128 | humanizeTimestamp }}"
     " {{ humanizeDuration 0.0123 }} {{ humanize 0.000123 }}",
     "printf": '{{ printf "%.2f" $value }} {{ printf "%d" 3 }} {{ printf "%q" $labels.job }}'
     ' {{ 0.1 }} {{ printf "%5.1f%%" 12.345 }} {{ printf "%s=%v" "v" $value }}',
