@@ -117,7 +117,7 @@ _KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block"
 _NUMBER = re.compile(
     r"[+-]?(0[xX][0-9a-fA-F_]+|0[oObB][0-7_]+|(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?)"
 )
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT = re.compile(r"[^\W\d]\w*")  # Go identifiers: Unicode letters, digits, "_"
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
             "\\": "\\", '"': '"', "'": "'"}  # fmt: skip
 
@@ -698,4 +698,11 @@ def parse_templates(name: str, text: str, funcs: set[str]) -> dict[str, list[Nod
         TemplateError: with Go's message format, e.g.
             ``template: name:1: unexpected "}" in operand``.
     """
-    return _Parser(name, text, funcs).parse()
+    try:
+        return _Parser(name, text, funcs).parse()
+    except TemplateError:
+        raise
+    except RecursionError:
+        raise TemplateError(f"template: {name}: nesting too deep") from None
+    except Exception as e:  # noqa: BLE001 - a parser slip must surface as a template error
+        raise TemplateError(f"template: {name}: {type(e).__name__}: {e}") from None

@@ -193,3 +193,25 @@ def test_add_parses_more_files_into_one_set() -> None:
     tmpl.add("lib.tmpl", '{{ define "x" }}<{{ . }}>{{ end }}')
     assert tmpl.execute(5) == "<5>"
     assert tmpl.names() == ["lib.tmpl", "main", "x"]
+
+
+_FUZZ_TOKENS = [
+    "{{", "}}", "{{-", " -}}", " ", "$x", "$", ":=", "=", "|", "(", ")", ".", ".a", "$labels",
+    "if", "else", "end", "range", "with", "define", "template", "block", '"s"', "`r`", "1",
+    "1.5", "-2", "'c'", "nil", "true", "printf", '"%d"', "index", "len", "slice", "eq", "lt",
+    "and", "or", "not", ",", "$i", "break", "continue", "/*", "*/", "\n", "x", "print", "html",
+    "call", "1e400", "0x", "\\", '"', "}", "{", "é", "\u00a0",
+]  # fmt: skip
+
+
+def test_garbage_templates_fail_cleanly() -> None:
+    # Whatever a user types into an annotation, the result is output or a TemplateError.
+    import random
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(_FUZZ_TOKENS) for _ in range(rng.randint(1, 14)))
+        try:
+            Template.parse("f", text).execute(rng.choice([None, {"a": {"b": 1}}, [1, "a"], 3]))
+        except TemplateError as e:
+            assert "Error:" not in str(e), (text, str(e))
