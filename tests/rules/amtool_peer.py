@@ -80,15 +80,18 @@ def to_data(raw: dict[str, Any]) -> NotificationData:
                             raw["externalURL"])  # fmt: skip
 
 
-def amtool_render(tmp: Path, text: str, data: dict[str, Any], glob: Path | None = None) -> str:
+def amtool_render(
+    tmp: Path, text: str, data: dict[str, Any], glob: Path | list[Path] | None = None
+) -> str:
     """amtool's output, or ``ERROR: <message>`` when it refuses the template."""
     data_file = tmp / "data.json"
     data_file.write_text(json.dumps(data))
     if glob is None:
         glob = tmp / "empty.tmpl"
         glob.write_text('{{ define "__promhub_empty" }}{{ end }}')
+    globs = glob if isinstance(glob, list) else [glob]
     proc = subprocess.run(
-        [AMTOOL, "template", "render", f"--template.glob={glob}",
+        [AMTOOL, "template", "render", *(f"--template.glob={g}" for g in globs),
          f"--template.data={data_file}", f"--template.text={text}"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip

@@ -170,3 +170,18 @@ def test_data_model_common_labels_and_sorted_pairs() -> None:
     assert [a.Labels["i"] for a in data.Alerts.Firing()] == ["1"]
     assert [a.Labels["i"] for a in data.Alerts.Resolved()] == ["2"]
     assert isinstance(data.GroupLabels, KV)
+
+
+DEBIAN_EMAIL_TMPL = Path("/usr/share/prometheus/alertmanager/email.tmpl")
+
+
+@needs_amtool
+@pytest.mark.skipif(not DEBIAN_EMAIL_TMPL.exists(), reason="Debian email.tmpl not installed")
+def test_alertmanager_email_template_file_renders_identically(tmp_path: Path) -> None:
+    # Alertmanager's own e-mail HTML template, loaded as a user `templates:` file.
+    raw = sample_group()
+    text = '{{ template "email.default.subject" . }}@@@{{ template "email.default.html" . }}'
+    want = amtool_render(tmp_path, text, raw, glob=[DEBIAN_DEFAULT_TMPL, DEBIAN_EMAIL_TMPL])
+    assert not want.startswith("ERROR"), want
+    got = render(notification_template([str(DEBIAN_EMAIL_TMPL)]), text, to_data(raw))
+    assert got == want
