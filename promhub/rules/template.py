@@ -615,8 +615,3 @@ class _NoFinal:
 
 
 _NO_FINAL: Any = _NoFinal()
-
-
-def html_escape(s: str) -> str:
-    """Escape like Go's ``html`` template function (``<`` -> ``&lt;``, ``"`` -> ``&#34;``)."""
-    return _html_escape(s)

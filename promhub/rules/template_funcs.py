@@ -193,8 +193,12 @@ def _title(s: str, lower_rest: bool) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=1024)
 def _go_regex(pattern: str) -> re.Pattern[str]:
-    # RE2 and Python agree on the syntax rule authors use; (?P<n>) works in both.
+    # RE2 and Python agree on the syntax rule authors use; translate RE2's spellings that
+    # Python lacks: named groups "(?<n>…)" and end of text "\z".
+    pattern = re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern)
+    pattern = re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", pattern)
     return re.compile(pattern)
 
 

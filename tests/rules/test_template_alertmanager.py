@@ -185,3 +185,12 @@ def test_alertmanager_email_template_file_renders_identically(tmp_path: Path) ->
     assert not want.startswith("ERROR"), want
     got = render(notification_template([str(DEBIAN_EMAIL_TMPL)]), text, to_data(raw))
     assert got == want
+
+
+def test_re2_spellings_work_in_regex_functions() -> None:
+    tmpl = notification_template()
+    text = (
+        '{{ reReplaceAll "(?<host>[a-z0-9-]+):(\\\\d+)\\\\z" "${host}" "web-1:9100" }} '
+        '{{ match "^web-\\\\d+\\\\z" "web-12" }}'
+    )
+    assert render(tmpl, text, _group()) == "web-1 true"
