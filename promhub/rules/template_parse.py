@@ -398,8 +398,9 @@ class _Parser:
             body = self.item_list(top=True)
         except _End as e:
             raise self.fail(e.tok, "unexpected {{" + e.kind + "}}") from None
-        self.defined.setdefault(self.name, body)
-        if self.name in self.defined and not self.defined[self.name] and body:
+        # As Go's associate(): a blank top level does not replace a same-named define.
+        blank = all(isinstance(n, TextNode) and not n.text.strip() for n in body)
+        if not (blank and self.name in self.defined):
             self.defined[self.name] = body
         return self.defined
 
