@@ -1,1 +1,1 @@
-"""Recording and alerting rules: rule files, groups, evaluation and the rules manager."""
+"""Rule groups, recording and alerting rules, and their template language."""
