@@ -410,8 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args, argv)
     if args.cmd == "check" and args.check_cmd == "rules":
         from promhub.rules.check import check_rules
+        from promhub.rules.expander import check_template
 
-        return check_rules(args.files, sys.stdout, sys.stderr)
+        return check_rules(args.files, sys.stdout, sys.stderr, check_template)
     if args.cmd == "check":
         return _check_config(args.files)
     if args.cmd == "tsdb":

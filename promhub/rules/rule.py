@@ -35,13 +35,14 @@ RESOLVED_RETENTION_MS = 15 * 60 * 1000
 
 AlertState = Literal["inactive", "pending", "firing"]
 
-#: Expands a label or annotation template: ``(text, alert labels, value) -> text``.
-Expand = Callable[[str, dict[str, str], float], str]
+#: Expands a label or annotation template:
+#: ``(alertname, text, alert labels, value, evaluation time ms) -> text``.
+Expand = Callable[[str, str, dict[str, str], float, int], str]
 
 
-def no_expand(text: str, labels: dict[str, str], value: float) -> str:
-    """The default :data:`Expand`: templates stay as written (the template engine plugs in
-    here)."""
+def no_expand(alertname: str, text: str, labels: dict[str, str], value: float, ts: int) -> str:
+    """An :data:`Expand` that leaves templates as written (tests of the state machine; the
+    server uses :class:`promhub.rules.expander.RuleTemplateExpander`)."""
     return text
 
 
@@ -156,14 +157,14 @@ class AlertingRule:
             base = ls.without(METRIC_NAME).to_dict()
             lbls = dict(base)
             for k, tmpl in rule_labels.items():
-                lbls[k] = self.expand(tmpl, base, v)
+                lbls[k] = self.expand(d.name, tmpl, base, v, ts_ms)
             lbls["alertname"] = d.name
             key = Labels.from_dict(lbls)
             if key in current:
                 raise RuleError(
                     "vector contains metrics with the same labelset after applying alert labels"
                 )
-            annotations = {k: self.expand(t, base, v) for k, t in d.annotations}
+            annotations = {k: self.expand(d.name, t, base, v, ts_ms) for k, t in d.annotations}
             current[key] = (v, annotations)
         # Copy-on-write: the API reads ``active`` from another thread while this runs.
         active = dict(self.active)

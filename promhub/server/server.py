@@ -27,6 +27,7 @@ from promhub.ingest.pushmanager import TICK_INTERVAL, PushManager
 from promhub.ingest.remote_write import RemoteWriteReceiver
 from promhub.instrument.host import host_registry
 from promhub.promql.engine import Engine
+from promhub.rules.expander import RuleTemplateExpander, check_template
 from promhub.rules.manager import RuleManager
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
@@ -239,11 +240,17 @@ class Server:
             max_samples=o.query_max_samples,
             timeout_s=o.query_timeout_s,
         )
+
+        def external_labels() -> dict[str, str]:
+            return dict(self.config.global_.external_labels) if self.config else {}
+
         return RuleManager(
             engine,
             queryable,
             db,
             self.registry,
+            expand=RuleTemplateExpander(engine, queryable, external_labels, o.external_url),
+            check_template=check_template,
             resend_delay_s=o.rules_resend_delay_s,
             outage_tolerance_s=o.rules_outage_tolerance_s,
             grace_period_s=o.rules_grace_period_s,
