@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from promhub.config.loader import load_config_text
+from promhub.config.loader import load_config, load_config_text
 from promhub.config.model import ConfigError
 from promhub.model.labels import Labels
 from promhub.rules.notifier import Notifier, PostableAlert, generator_url
@@ -159,3 +162,57 @@ def test_bad_alerting_config_names_file_line_field(text: str, where: str, msg: s
     assert ei.value.file == "prom.yml" and ei.value.line >= 2
     assert ei.value.field == where
     assert msg in str(ei.value)
+
+
+def test_file_sd_alertmanagers_and_reload(tmp_path: Path) -> None:
+    a, b = CaptureServer(), CaptureServer()
+    targets = tmp_path / "ams.json"
+    targets.write_text(json.dumps([{"targets": [a.address], "labels": {"dc": "x"}}]))
+    text = f"""
+alerting:
+  alertmanagers:
+    - file_sd_configs: [{{files: ['{targets}']}}]
+      relabel_configs:
+        - {{source_labels: [dc], regex: y, action: drop}}
+"""
+    cfg_file = tmp_path / "prom.yml"
+    cfg_file.write_text(text)
+
+    async def scenario(n: Notifier) -> None:
+        task = asyncio.create_task(n.run())
+        await _until(lambda: n.alertmanagers())
+        assert n.alertmanagers() == [f"http://{a.address}/api/v2/alerts"]
+        # A changed file is picked up; relabeling drops the "dc: y" group.
+        targets.write_text(json.dumps([
+            {"targets": [b.address], "labels": {"dc": "x"}},
+            {"targets": [a.address], "labels": {"dc": "y"}},
+        ]))  # fmt: skip
+        await _until(lambda: n.alertmanagers() == [f"http://{b.address}/api/v2/alerts"])
+        assert n.dropped_alertmanagers() == [f"http://{a.address}/api/v2/alerts"]
+        # Reloading the same config keeps the discovered Alertmanagers at once.
+        n.apply_config(load_config(str(cfg_file)))
+        assert n.alertmanagers() == [f"http://{b.address}/api/v2/alerts"]
+        n.send([_alert("R")])
+        await _until(lambda: b.requests)
+        # A config without alertmanagers sends nowhere (and drops nothing).
+        n.apply_config(load_config_text(""))
+        assert n.alertmanagers() == []
+        await n.stop()
+        await task
+
+    try:
+        n = Notifier(CollectorRegistry(), file_poll_interval=0.05)
+        n.apply_config(load_config(str(cfg_file)))
+        asyncio.run(scenario(n))
+        assert [x["labels"]["alertname"] for _, _, body in b.requests for x in body] == ["R"]
+        assert not a.requests
+    finally:
+        a.close()
+        b.close()
+
+
+async def _until(pred: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not met"
+        await asyncio.sleep(0.02)
