@@ -115,6 +115,16 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--rules.alert.for-outage-tolerance", dest="rules_outage", default="1h")
     p.add_argument("--rules.alert.for-grace-period", dest="rules_grace", default="10m")
     p.add_argument("--rules.alert.resend-delay", dest="rules_resend", default="1m")
+    p.add_argument(
+        "--alertmanager.notification-queue-capacity", dest="am_queue", type=int, default=10_000
+    )
+    p.add_argument("--alertmanager.notification-batch-size", dest="am_batch", type=int, default=256)
+    p.add_argument(
+        "--alertmanager.drain-notification-queue-on-shutdown",
+        dest="am_drain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+    )
 
 
 def _add_web_query_flags(p: argparse.ArgumentParser) -> None:
@@ -312,6 +322,9 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             rules_outage_tolerance_s=_duration_ms(args.rules_outage) / 1000,
             rules_grace_period_s=_duration_ms(args.rules_grace) / 1000,
             rules_resend_delay_s=_duration_ms(args.rules_resend) / 1000,
+            notification_queue_capacity=args.am_queue,
+            notification_batch_size=args.am_batch,
+            drain_notification_queue=args.am_drain,
             flags={
                 "config.file": args.config_file,
                 "storage.tsdb.path": args.storage_path,

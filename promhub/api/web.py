@@ -215,9 +215,10 @@ def build_app(server: Server) -> web.Application:
     r.add_post("/api/v1/read", remote_read.read)
     register_v1(app)
     from promhub.api.v1 import api
+    from promhub.api.v1_alertmanagers import ROUTES as AM_ROUTES
     from promhub.api.v1_rules import ROUTES as RULE_ROUTES
 
-    for path, fn in RULE_ROUTES:
+    for path, fn in RULE_ROUTES + AM_ROUTES:
         r.add_get(path, api(fn), allow_head=False)
     register_otlp(app)
     register_pushgateway(app)

@@ -23,6 +23,7 @@ import re
 from importlib import resources
 from typing import Any
 
+from promhub.config.alerting import read_alerting
 from promhub.config.http_client import HTTP_CLIENT_FIELDS, check_url, read_http_client
 from promhub.config.model import (
     RELABEL_ACTIONS,
@@ -253,7 +254,7 @@ class _Loader:
         for pattern in cfg.scrape_config_files:
             for path in sorted(glob.glob(pattern)):
                 cfg.scrape_configs.extend(self.scrape_config_file(path, cfg.global_, jobs))
-        cfg.alerting = self.raw_mapping(top, "alerting")
+        cfg.alerting = read_alerting(top, self, self.base_dir)
         cfg.storage = self.raw_mapping(top, "storage")
         self.check_exemplars(top)
         cfg.tracing = self.raw_mapping(top, "tracing")

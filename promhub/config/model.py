@@ -2,9 +2,10 @@
 
 Loading and validation live in :mod:`promhub.config.loader`; this module only names the
 shape. Durations are float seconds, sizes are int bytes, 0 means "no limit".
-Sections later issues own (``alerting``, ``remote_read``, ``storage``) are kept as the raw
-mappings until their package defines a type for them; ``remote_write`` is
-:class:`promhub.config.remote_write.RemoteWriteConfig`.
+Sections later issues own (``storage``, ``tracing``…) are kept as the raw mappings until
+their package defines a type for them; ``remote_write`` is
+:class:`promhub.config.remote_write.RemoteWriteConfig`, ``alerting`` is
+:class:`promhub.config.alerting.AlertingConfig`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from promhub.config.alerting import AlertingConfig
     from promhub.config.remote_write import RemoteWriteConfig
 
 
@@ -249,7 +251,7 @@ class Config:
     scrape_configs: list[ScrapeConfig] = field(default_factory=list)
     scrape_config_files: list[str] = field(default_factory=list)
     rule_files: list[str] = field(default_factory=list)
-    alerting: dict[str, Any] = field(default_factory=dict)
+    alerting: AlertingConfig = field(default_factory=lambda: _alerting_config())
     remote_write: list[RemoteWriteConfig] = field(default_factory=list)
     remote_read: list[RemoteReadConfig] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
@@ -260,3 +262,10 @@ class Config:
     #: Where it came from ("" for the embedded default) and its text, for /status/config.
     source_file: str = ""
     source_text: str = ""
+
+
+def _alerting_config() -> AlertingConfig:
+    # Imported here: promhub.config.alerting builds on this module's types.
+    from promhub.config.alerting import AlertingConfig
+
+    return AlertingConfig()

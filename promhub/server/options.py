@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -70,11 +71,24 @@ class Options:
     rules_outage_tolerance_s: float = 3600.0
     rules_grace_period_s: float = 600.0
     rules_resend_delay_s: float = 60.0
+    #: ``--alertmanager.notification-queue-capacity``, ``--alertmanager.notification-batch-size``,
+    #: ``--[no-]alertmanager.drain-notification-queue-on-shutdown`` (Prometheus 3's defaults).
+    notification_queue_capacity: int = 10_000
+    notification_batch_size: int = 256
+    drain_notification_queue: bool = True
 
     @property
     def exemplar_storage(self) -> bool:
         """``--enable-feature=exemplar-storage``: keep scraped exemplars in memory."""
         return "exemplar-storage" in self.enable_features
+
+    @property
+    def external_url_or_default(self) -> str:
+        """``--web.external-url``, or ``http://<hostname>:<port>`` as Prometheus derives
+        it; without a trailing slash."""
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        return f"http://{socket.gethostname()}:{self.host_port[1]}"
 
     @property
     def host_port(self) -> tuple[str, int]:

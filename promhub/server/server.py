@@ -29,6 +29,7 @@ from promhub.instrument.host import host_registry
 from promhub.promql.engine import Engine
 from promhub.rules.expander import RuleTemplateExpander, check_template
 from promhub.rules.manager import RuleManager
+from promhub.rules.notifier import Notifier
 from promhub.scrape.manager import ScrapeManager
 from promhub.server.options import Options
 from promhub.server.scheduler import Scheduler
@@ -69,6 +70,8 @@ class Server:
         self.push: PushManager | None = None
         #: Recording and alerting rules (None until storage is open, and in agent mode).
         self.rules: RuleManager | None = None
+        #: Sends the rules' alerts to ``alerting.alertmanagers`` (created with the rules).
+        self.notifier: Notifier | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -117,6 +120,8 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         if self.rules is not None:  # first: a bad rule file refuses the whole reload
             self.rules.apply_config(cfg)
+        if self.notifier is not None:
+            self.notifier.apply_config(cfg)
         self.scrape.apply_config(cfg)
         if self.remote_write is not None:
             self.remote_write.apply_config(cfg)
@@ -202,6 +207,13 @@ class Server:
             )
         if self.fanout is not None and self.db is not None:
             self.rules = self._rule_manager(self.fanout, self.db)
+            self.notifier = Notifier(
+                self.registry,
+                queue_capacity=self.opts.notification_queue_capacity,
+                batch_size=self.opts.notification_batch_size,
+                drain_on_shutdown=self.opts.drain_notification_queue,
+            )
+            self.rules.set_notify(self.notifier.rule_notify(self.opts.external_url_or_default))
         push = PushManager(appendable, data / "pushgateway", self.registry)
         await asyncio.to_thread(push.load)
         self.push = push
@@ -280,6 +292,8 @@ class Server:
                 tg.create_task(self.remote_write.run())
             if self.rules is not None:
                 tg.create_task(self.rules.run())
+            if self.notifier is not None:
+                tg.create_task(self.notifier.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -302,6 +316,8 @@ class Server:
         await self.scheduler.stop()
         if self.rules is not None:
             await self.rules.stop()
+        if self.notifier is not None:  # after the rules: their last alerts still go out
+            await self.notifier.stop()
         if self.push is not None:
             await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:

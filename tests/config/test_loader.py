@@ -270,7 +270,7 @@ def test_raw_sections_are_kept() -> None:
         "remote_write:\n  - url: http://mimir/api/v1/push\n"
         "storage:\n  tsdb: {out_of_order_time_window: 10m}\n"
     )
-    assert cfg.alerting["alertmanagers"][0]["static_configs"][0]["targets"] == ["am:9093"]
+    assert cfg.alerting.alertmanagers[0].static_configs[0].targets == ["am:9093"]
     assert [rw.url for rw in cfg.remote_write] == ["http://mimir/api/v1/push"]
     assert cfg.storage == {"tsdb": {"out_of_order_time_window": "10m"}}
     with pytest.raises(ConfigError, match="url for remote_write is empty") as ei:
