@@ -184,11 +184,8 @@ def parse_test_file(path: str, warn: TextIO | None = None) -> TestFile:
         text = f.read()
     root = compose(text, path)
     if root is None:
-        top = None
-    else:
-        top = Section(root, path, "", "main.unitTestFile", _FILE_KEYS)
-    if top is None:
         return TestFile(rule_files=[])
+    top = Section(root, path, "", "main.unitTestFile", _FILE_KEYS)
     base = os.path.dirname(path)
     files: list[str] = []
     for pattern in top.str_list("rule_files"):
