@@ -42,6 +42,7 @@ from promhub.model.labels import Labels
 from promhub.promql.engine import Engine
 from promhub.promql.errors import PromQLError
 from promhub.promql.literals import format_duration_ms
+from promhub.promql.parser import parse_expr
 from promhub.promql.testscript import ScriptError, parse_series
 from promhub.promql.value import ScalarSeries, VectorSeries
 from promhub.rules.expander import RuleTemplateExpander, check_template
@@ -266,7 +267,16 @@ def _parse_metric(text: str) -> Pairs:
     """promql's ``ParseMetric`` for ``exp_samples`` labels; blank means no labels."""
     if not text.strip():
         return ()
-    labels, seq = parse_series(text.strip())
+    try:
+        labels, seq = parse_series(text.strip())
+    except ScriptError as e:
+        # The PromQL parser words the problem as Prometheus does (``1:10: parse error:
+        # unexpected identifier…``); the series grammar's own message is the fallback.
+        try:
+            parse_expr(text)
+        except ValueError as pe:
+            raise ValueError(str(pe)) from None
+        raise ValueError(e.message) from None
     if len(seq):
         raise ValueError(f"unexpected values after the label set in {text!r}")
     return tuple(labels)
@@ -382,7 +392,7 @@ def _evaluate(tg: TestGroup, ctx: _Context, loader: _SeriesLoader, db: DB) -> li
         expand=RuleTemplateExpander(engine, db, lambda: ext, tg.external_url),
     )
     groups = [
-        Group(d, d.interval_s or (tg.interval_ms / 1000) or 60.0, 0.0, settings)
+        Group(d, d.interval_s or (tg.interval_ms / 1000) or 60.0, d.query_offset_s or 0.0, settings)
         for d in ctx.rule_groups
     ]
     alert_times = sorted({a.eval_time_ms for a in tg.alert_tests})
@@ -455,9 +465,8 @@ def _check_expr(t: ExprTest, engine: Engine, db: DB) -> list[str]:
     for text, value in t.exp_samples:
         try:
             exp.append((_parse_metric(text), value))
-        except (ScriptError, ValueError) as e:
-            msg = e.message if isinstance(e, ScriptError) else str(e)
-            return [f"{head}, err: labels {_go_quote(text)}: {msg}"]
+        except ValueError as e:
+            return [f"{head}, err: labels {_go_quote(text)}: {e}"]
     exp.sort(key=lambda s: s[0])
     got.sort(key=lambda s: s[0])
     if _same_samples(exp, got):
