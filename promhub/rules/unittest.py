@@ -129,15 +129,20 @@ def _ms(sec: Section, key: str) -> int:
 
 
 def _float(sec: Section, key: str) -> float:
-    # yaml.v2 reads a float64 field from any number, and from .nan/.inf spellings.
+    """A float64 field as yaml.v2 reads it: any unquoted number (``1``, ``1e9``, ``.nan``,
+    ``-.inf``); a quoted string is an error. (PyYAML types ``1e9`` as a string, yaml.v2
+    as a float, hence the manual parse.)"""
     node = sec.node(key)
     if node is None:
         return 0.0
     text = str(node.value).strip()
     special = {".nan": math.nan, ".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf}
-    if text.lower() in special:
+    quoted = getattr(node, "style", None) in ("'", '"')
+    if not quoted and text.lower() in special:
         return special[text.lower()]
     try:
+        if quoted or text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise ValueError(text)
         return float(text.replace("_", ""))
     except ValueError:
         raise sec.error(key, f"cannot unmarshal !!str `{text}` into float64") from None
