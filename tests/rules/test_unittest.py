@@ -9,7 +9,6 @@ used by alerts, stale markers, external labels, evaluation errors, bad rule file
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -28,22 +27,22 @@ needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="Debian promtool no
 _HEAD_RE = re.compile(r"^ {4}(alertname|expr|rule|name): ")
 
 
+def _paths(files: tuple[str, ...]) -> list[str]:
+    # Both tools get the same absolute paths, so they print the same file names.
+    return [str(FIXTURES / f) for f in files]
+
+
 def _promtool(*files: str) -> subprocess.CompletedProcess[str]:
     assert PROMTOOL is not None
-    # Relative paths, run from the fixture directory: both tools then print the same names.
     return subprocess.run(
-        [PROMTOOL, "test", "rules", *files], cwd=FIXTURES, capture_output=True, text=True
+        [PROMTOOL, "test", "rules", *_paths(files)], capture_output=True, text=True
     )
 
 
 def _ours(*files: str, run: tuple[str, ...] = (), debug: bool = False) -> tuple[int, str, str]:
+    """``promhub test rules`` in-process (the CLI itself is run once, below)."""
     out, err = io.StringIO(), io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(FIXTURES)
-    try:
-        rc = rules_unit_test(files, out, err, run, debug)
-    finally:
-        os.chdir(cwd)
+    rc = rules_unit_test(_paths(files), out, err, run, debug)
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -77,7 +76,7 @@ def test_failure_report_matches_promtool_byte_for_byte() -> None:
 def test_wrong_labels_report_shows_expected_and_got() -> None:
     rc, out, err = _ours("fail_wrong_labels.yml")
     assert rc == 1
-    assert out.startswith("Unit Testing:  fail_wrong_labels.yml\n")
+    assert out == f"Unit Testing:  {FIXTURES / 'fail_wrong_labels.yml'}\n\n\n"
     assert "  FAILED:\n    alertname: InstanceDown, time: 5m, \n        exp:[" in err
     assert (
         'Labels:{alertname="InstanceDown", instance="a:9100", job="node", severity="critical"}'
@@ -98,7 +97,7 @@ def test_pending_alert_is_not_firing_yet() -> None:
 def test_cli_over_many_files_matches_promtool() -> None:
     names = CASES
     theirs = _promtool(*names)
-    mine = run_promhub("test", "rules", *names, cwd=str(FIXTURES))
+    mine = run_promhub("test", "rules", *_paths(tuple(names)))
     assert mine.returncode == theirs.returncode == 1
     assert mine.stdout == theirs.stdout
     assert _heads(mine.stderr) == _heads(theirs.stderr)
