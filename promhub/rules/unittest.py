@@ -319,17 +319,21 @@ class _SeriesLoader:
         vs = np.concatenate(vs_all) if vs_all else np.zeros(0)
         order = np.argsort(ts, kind="stable")
         self.idx, self.ts, self.vs = idx[order], ts[order], vs[order]
+        self.refs = np.full(len(self.labels), -1, dtype=np.int64)
         self.done = 0
 
     def append_till(self, db: DB, ts_ms: int) -> None:
         end = int(np.searchsorted(self.ts, ts_ms, side="right"))
         if end <= self.done:
             return
+        sl = slice(self.done, end)
         app = db.appender()
         try:
-            refs = np.array([app.ref(ls) for ls in self.labels], dtype=np.int64)
-            sl = slice(self.done, end)
-            app.append(refs[self.idx[sl]], self.ts[sl], self.vs[sl])
+            # A series is created with its first sample (not before, as promtool's loader),
+            # and its ref is kept for later steps.
+            for i in np.unique(self.idx[sl][self.refs[self.idx[sl]] < 0]).tolist():
+                self.refs[i] = app.ref(self.labels[i])
+            app.append(self.refs[self.idx[sl]], self.ts[sl], self.vs[sl])
             app.commit()
         except Exception:
             app.rollback()
