@@ -178,6 +178,19 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cr = csub.add_parser("rules", help="check that rule files are valid")
     cr.add_argument("files", nargs="+")
 
+    test = sub.add_parser("test", help="unit-test rules (like promtool test rules)")
+    tsub_ = test.add_subparsers(dest="test_cmd", required=True)
+    tr = tsub_.add_parser("rules", help="run rule unit-test files (promtool's format)")
+    tr.add_argument("files", nargs="+", metavar="FILE")
+    tr.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="only test groups whose name matches (may be repeated)",
+    )
+    tr.add_argument("--debug", action="store_true", help="print alerts at each checked time")
+
     tsdb = sub.add_parser("tsdb", help="inspect a promhub data directory (like promtool tsdb)")
     tsub = tsdb.add_subparsers(dest="tsdb_cmd", required=True)
     an = tsub.add_parser("analyze", help="series, samples and cardinality of a data directory")
@@ -428,6 +441,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_rules(args.files, sys.stdout, sys.stderr, check_template)
     if args.cmd == "check":
         return _check_config(args.files)
+    if args.cmd == "test":
+        from promhub.rules.unittest import rules_unit_test
+
+        return rules_unit_test(args.files, sys.stdout, sys.stderr, args.run, args.debug)
     if args.cmd == "tsdb":
         return _tsdb(args)
     if args.cmd == "promqltest":
