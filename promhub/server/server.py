@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from promhub import __version__
+from promhub.alerting.manager import AlertManager, alertmanager_source, fanout_notify
 from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
@@ -69,6 +71,8 @@ class Server:
         self.push: PushManager | None = None
         #: Recording and alerting rules (None until storage is open, and in agent mode).
         self.rules: RuleManager | None = None
+        #: The built-in alert manager (only when the config names an alertmanager.yml).
+        self.alertmanager: AlertManager | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -117,6 +121,8 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         if self.rules is not None:  # first: a bad rule file refuses the whole reload
             self.rules.apply_config(cfg)
+        if self.alertmanager is not None:  # a bad alertmanager.yml refuses it too
+            self.alertmanager.apply_config(cfg)
         self.scrape.apply_config(cfg)
         if self.remote_write is not None:
             self.remote_write.apply_config(cfg)
@@ -202,6 +208,7 @@ class Server:
             )
         if self.fanout is not None and self.db is not None:
             self.rules = self._rule_manager(self.fanout, self.db)
+        self._build_alertmanager(cfg, data)
         push = PushManager(appendable, data / "pushgateway", self.registry)
         await asyncio.to_thread(push.load)
         self.push = push
@@ -232,6 +239,32 @@ class Server:
         # Segments a remote_write queue has not sent yet stay.
         needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
         self.agent.maintain(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms, needed)
+
+    def _build_alertmanager(self, cfg: Config, data: Path) -> None:
+        """The built-in alert manager, when the config names one; the rules' alerts go
+        to it as well as to whatever notify hook the rules already have."""
+        path, inline = alertmanager_source(cfg)
+        if not path and inline is None:
+            return
+        self.alertmanager = AlertManager(
+            str(data / "alertmanager"), self.registry, external_url=self._external_url()
+        )
+        if self.rules is not None:
+
+            def external_labels() -> dict[str, str]:
+                return dict(self.config.global_.external_labels) if self.config else {}
+
+            own = self.alertmanager.rule_notify(external_labels)
+            self.rules.set_notify(fanout_notify(self.rules.settings.notify, own))
+
+    def _external_url(self) -> str:
+        if self.opts.external_url:
+            return self.opts.external_url
+        # Prometheus' default: this host's name and the listen port.
+        host, port = self.opts.host_port
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()
+        return f"http://{host}:{port}"
 
     def _rule_manager(self, queryable: Queryable, db: DB) -> RuleManager:
         o = self.opts
@@ -280,6 +313,8 @@ class Server:
                 tg.create_task(self.remote_write.run())
             if self.rules is not None:
                 tg.create_task(self.rules.run())
+            if self.alertmanager is not None:
+                tg.create_task(self.alertmanager.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -302,6 +337,8 @@ class Server:
         await self.scheduler.stop()
         if self.rules is not None:
             await self.rules.stop()
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         if self.push is not None:
             await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:
