@@ -141,7 +141,12 @@ class AlertManager:
         self.inhibitor = Inhibitor(())
         self.dispatcher: Dispatcher | None = None
         self._recorded: dict[int, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Built on the server's loop: rule hooks from worker threads hop onto it even
+        # before run() starts.
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._wake = asyncio.Event()
         self._stopped = False
         self._tasks: set[asyncio.Task[None]] = set()
