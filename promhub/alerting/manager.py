@@ -80,6 +80,36 @@ def alertmanager_source(cfg: Config) -> tuple[str, Any]:
     return str(path), inline
 
 
+def inline_text(cfg: Config, inline: Any) -> str:
+    """The inline ``alerting.alertmanager_config`` block cut out of the Prometheus
+    config's text with its line numbers kept (blank lines before it), so errors name
+    ``promhub.yml:LINE``; a config without source text is dumped from the mapping."""
+    node = None
+    try:
+        root = yaml.compose(cfg.source_text) if cfg.source_text else None
+        node = _child(_child(root, "alerting"), "alertmanager_config")
+    except yaml.YAMLError:
+        pass
+    if not isinstance(node, yaml.MappingNode) or node.flow_style:
+        return yaml.safe_dump(inline, sort_keys=False)
+    lines = cfg.source_text.splitlines()
+    first, last, col = node.start_mark.line, node.end_mark.line, node.start_mark.column
+    if node.end_mark.column == 0:  # the mark sits at the start of the next line
+        last -= 1
+    # Less-indented lines inside the block can only be comments or blank: drop them.
+    body = [ln[col:] if not ln[:col].strip() else "" for ln in lines[first : last + 1]]
+    return "\n" * first + "\n".join(body) + "\n"
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v  # type: ignore[no-any-return]
+    return None
+
+
 def generator_url(external_url: str, expr: str) -> str:
     """The Prometheus graph link for ``expr`` (``strutil.TableLinkForExpression``)."""
     return f"{external_url.rstrip('/')}/graph?g0.expr={urllib.parse.quote_plus(expr)}&g0.tab=1"
@@ -203,11 +233,7 @@ class AlertManager:
             if path:
                 am = load_alertmanager_config(path)
             elif inline is not None:
-                name = f"{cfg.source_file or 'promhub.yml'} (alerting.alertmanager_config)"
-                am = load_alertmanager_config_text(
-                    yaml.safe_dump(inline, sort_keys=False), cfg.source_file
-                )
-                am.source_file = name
+                am = load_alertmanager_config_text(inline_text(cfg, inline), cfg.source_file)
             else:
                 am = None
         except ConfigError:
@@ -342,8 +368,15 @@ class AlertManager:
     async def _deliver(self, flush: Flush) -> None:
         try:
             await self.notify(flush)
-        except Exception:  # one failing notifier must not stop the dispatcher
+        except Exception as e:  # one failing notifier must not stop the dispatcher
             log.exception("notifying receiver %s failed", flush.receiver)
+            self.history.add(
+                {
+                    "time": self.clock(), "kind": "notification_failed",
+                    "receiver": flush.receiver, "groupKey": flush.group_key,
+                    "labels": flush.group_labels, "error": str(e) or type(e).__name__,
+                }
+            )  # fmt: skip
 
     def _observe(self, alerts: Iterable[Alert], now: float) -> None:
         """Record the alerts whose state changed since last seen."""

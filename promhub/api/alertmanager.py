@@ -25,7 +25,7 @@ from aiohttp import web
 
 from promhub import __version__
 from promhub.alerting.alert import Alert, format_labelset
-from promhub.alerting.matcher import MatcherError, matches, parse_matcher
+from promhub.alerting.matcher import MatcherError, parse_matcher
 from promhub.alerting.silence import (
     RecurringSilence,
     Silence,
@@ -36,7 +36,7 @@ from promhub.alerting.silence import (
 )
 from promhub.alerting.timeinterval import WEEKDAYS
 from promhub.api.web import SERVER_KEY
-from promhub.model.matcher import Matcher
+from promhub.model.matcher import Matcher, MatchType
 
 if TYPE_CHECKING:
     from promhub.alerting.manager import AlertManager
@@ -138,6 +138,24 @@ def _receiver_filter(request: web.Request) -> re.Pattern[str] | None:
         ) from None
 
 
+def match_filter(ms: list[Matcher], labels: Mapping[str, str]) -> bool:
+    """Alertmanager's ``matchFilterLabels``: unlike routing, a positive matcher needs
+    the label present, except that ``x=""`` accepts a missing ``x``."""
+    for m in ms:
+        v = labels.get(m.name)
+        if m.type in (MatchType.NOT_EQUAL, MatchType.NOT_REGEX):
+            if m.value == "" and v is not None:
+                continue
+            if not m.matches(v or ""):
+                return False
+        else:
+            if m.value == "" and v is None:
+                continue
+            if v is None or not m.matches(v):
+                return False
+    return True
+
+
 # -- alerts ----------------------------------------------------------------------------
 
 
@@ -176,7 +194,7 @@ def _alert_filter(request: web.Request) -> Any:
             return False
         if not inhibited and st.inhibited_by:
             return False
-        return matches(ms, a.labels)
+        return match_filter(ms, a.labels)
 
     return keep
 
@@ -349,8 +367,7 @@ def _silence_order(s: Silence, now: float) -> tuple[int, float]:
 
 def _silence_matches_filter(s: Silence, ms: list[Matcher]) -> bool:
     # As Alertmanager: the filter applies to the silence's matchers read as labels.
-    labels = {m.name: m.value for m in s.matchers}
-    return all(m.name in labels and m.matches(labels[m.name]) for m in ms)
+    return match_filter(ms, {m.name: m.value for m in s.matchers})
 
 
 async def get_silences(request: web.Request) -> web.Response:

@@ -353,6 +353,14 @@ def test_recurring_silences_api(am: PromhubProcess) -> None:
 def test_inline_alertmanager_config(promhub_factory: type[PromhubProcess], tmp_path: Path) -> None:
     cfg = tmp_path / "promhub.yml"
     cfg.write_text("alerting:\n  alertmanager_config:\n" + textwrap.indent(AM_YML, "    "))
-    p = promhub_factory(None, cfg)
+    p = promhub_factory(None, cfg, "--web.enable-lifecycle")
     p.wait_ready()
     assert get_json(p, "/api/v2/receivers") == [{"name": "default"}, {"name": "team-x"}]
+    st = get_json(p, "/api/v2/status")
+    assert "team-x" in st["config"]["original"]  # type: ignore[index]
+    # An error in the inline block names promhub.yml and the line in it.
+    cfg.write_text(cfg.read_text().replace("receiver: team-x", "receiver: nope"))
+    status, body = http_post(p.url + "/-/reload")
+    line = cfg.read_text().splitlines().index("        - receiver: nope") + 1
+    assert status == 500 and f"promhub.yml:{line}:" in body, body
+    assert 'undefined receiver "nope"' in body
