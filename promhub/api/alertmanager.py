@@ -139,8 +139,9 @@ def _receiver_filter(request: web.Request) -> re.Pattern[str] | None:
 
 
 def match_filter(ms: list[Matcher], labels: Mapping[str, str]) -> bool:
-    """Alertmanager's ``matchFilterLabels``: unlike routing, a positive matcher needs
-    the label present, except that ``x=""`` accepts a missing ``x``."""
+    """Alertmanager 0.25's ``matchFilterLabels``: a missing label reads as "", and a
+    matcher with an empty value is skipped when that settles it (``x!=""`` on a present
+    ``x``, ``x=""`` on a missing one)."""
     for m in ms:
         v = labels.get(m.name)
         if m.type in (MatchType.NOT_EQUAL, MatchType.NOT_REGEX):
@@ -151,7 +152,7 @@ def match_filter(ms: list[Matcher], labels: Mapping[str, str]) -> bool:
         else:
             if m.value == "" and v is None:
                 continue
-            if v is None or not m.matches(v):
+            if not m.matches(v or ""):
                 return False
     return True
 
