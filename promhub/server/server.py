@@ -73,6 +73,7 @@ class Server:
         self.rules: RuleManager | None = None
         #: The built-in alert manager (only when the config names an alertmanager.yml).
         self.alertmanager: AlertManager | None = None
+        self._am_task: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -121,6 +122,12 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         if self.rules is not None:  # first: a bad rule file refuses the whole reload
             self.rules.apply_config(cfg)
+        if self.alertmanager is None and self.ready:
+            # A reload that names an alertmanager.yml for the first time starts it.
+            data = self.opts.agent_storage_path if self.opts.agent else self.opts.storage_path
+            if self._build_alertmanager(cfg, Path(data)):
+                assert self.alertmanager is not None
+                self._am_task = asyncio.get_running_loop().create_task(self.alertmanager.run())
         if self.alertmanager is not None:  # a bad alertmanager.yml refuses it too
             self.alertmanager.apply_config(cfg)
         self.scrape.apply_config(cfg)
@@ -240,12 +247,12 @@ class Server:
         needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
         self.agent.maintain(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms, needed)
 
-    def _build_alertmanager(self, cfg: Config, data: Path) -> None:
+    def _build_alertmanager(self, cfg: Config, data: Path) -> bool:
         """The built-in alert manager, when the config names one; the rules' alerts go
         to it as well as to whatever notify hook the rules already have."""
         path, inline = alertmanager_source(cfg)
         if not path and inline is None:
-            return
+            return False
         self.alertmanager = AlertManager(
             str(data / "alertmanager"), self.registry, external_url=self._external_url()
         )
@@ -256,6 +263,7 @@ class Server:
 
             own = self.alertmanager.rule_notify(external_labels)
             self.rules.set_notify(fanout_notify(self.rules.settings.notify, own))
+        return True
 
     def _external_url(self) -> str:
         if self.opts.external_url:

@@ -369,3 +369,18 @@ def test_inline_alertmanager_config(promhub_factory: type[PromhubProcess], tmp_p
     line = cfg.read_text().splitlines().index("        - receiver: nope") + 1
     assert status == 500 and f"promhub.yml:{line}:" in body, body
     assert 'undefined receiver "nope"' in body
+
+
+def test_reload_enables_alert_manager(
+    promhub_factory: type[PromhubProcess], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "promhub.yml"
+    cfg.write_text("global: {}\n")
+    p = promhub_factory(None, cfg, "--web.enable-lifecycle")
+    p.wait_ready()
+    assert p.get("/api/v2/status")[0] == 404
+    write_setup(tmp_path)
+    assert http_post(p.url + "/-/reload")[0] == 200
+    assert get_json(p, "/api/v2/receivers") == [{"name": "default"}, {"name": "team-x"}]
+    assert amtool(p, "alert", "add", "alertname=Late").returncode == 0
+    assert json.loads(p.get("/api/v2/alerts")[1])[0]["labels"] == {"alertname": "Late"}
