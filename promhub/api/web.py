@@ -222,4 +222,7 @@ def build_app(server: Server) -> web.Application:
         r.add_get(path, api(fn), allow_head=False)
     register_otlp(app)
     register_pushgateway(app)
+    from promhub.api.alertmanager import register_alertmanager_api
+
+    register_alertmanager_api(app)
     return app

@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from promhub import __version__
+from promhub.alerting.manager import AlertManager, alertmanager_source, fanout_notify
 from promhub.api.web import SSL_CONTEXT_KEY, build_app
 from promhub.config.loader import default_config, load_config, max_exemplars
 from promhub.config.model import Config
@@ -72,6 +73,9 @@ class Server:
         self.rules: RuleManager | None = None
         #: Sends the rules' alerts to ``alerting.alertmanagers`` (created with the rules).
         self.notifier: Notifier | None = None
+        #: The built-in alert manager (only when the config names an alertmanager.yml).
+        self.alertmanager: AlertManager | None = None
+        self._am_task: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(registry)
         #: Scraped exemplars, in memory only; sized by the config with
         #: ``--enable-feature=exemplar-storage``, else empty (Prometheus' metrics still show).
@@ -120,6 +124,14 @@ class Server:
         assert self.scrape is not None and self.discovery is not None
         if self.rules is not None:  # first: a bad rule file refuses the whole reload
             self.rules.apply_config(cfg)
+        if self.alertmanager is None and self.ready:
+            # A reload that names an alertmanager.yml for the first time starts it.
+            data = self.opts.agent_storage_path if self.opts.agent else self.opts.storage_path
+            if self._build_alertmanager(cfg, Path(data)):
+                assert self.alertmanager is not None
+                self._am_task = asyncio.get_running_loop().create_task(self.alertmanager.run())
+        if self.alertmanager is not None:  # a bad alertmanager.yml refuses it too
+            self.alertmanager.apply_config(cfg)
         if self.notifier is not None:
             self.notifier.apply_config(cfg)
         self.scrape.apply_config(cfg)
@@ -214,6 +226,7 @@ class Server:
                 drain_on_shutdown=self.opts.drain_notification_queue,
             )
             self.rules.set_notify(self.notifier.rule_notify(self.opts.external_url_or_default))
+        self._build_alertmanager(cfg, data)
         push = PushManager(appendable, data / "pushgateway", self.registry)
         await asyncio.to_thread(push.load)
         self.push = push
@@ -245,6 +258,25 @@ class Server:
         needed = self.remote_write.lowest_needed_segment() if self.remote_write else None
         self.agent.maintain(int(time.time() * 1000) - self.opts.agent_max_wal_time_ms, needed)
 
+    def _build_alertmanager(self, cfg: Config, data: Path) -> bool:
+        """The built-in alert manager, when the config names one; the rules' alerts go
+        to it as well as to whatever notify hook the rules already have."""
+        path, inline = alertmanager_source(cfg)
+        if not path and inline is None:
+            return False
+        self.alertmanager = AlertManager(
+            str(data / "alertmanager"),
+            self.registry,
+            external_url=self.opts.external_url_or_default,
+        )
+        if self.rules is not None:
+            own = self.alertmanager.rule_notify(self._external_labels)
+            self.rules.set_notify(fanout_notify(self.rules.settings.notify, own))
+        return True
+
+    def _external_labels(self) -> dict[str, str]:
+        return dict(self.config.global_.external_labels) if self.config else {}
+
     def _rule_manager(self, queryable: Queryable, db: DB) -> RuleManager:
         o = self.opts
         engine = Engine(
@@ -252,16 +284,14 @@ class Server:
             max_samples=o.query_max_samples,
             timeout_s=o.query_timeout_s,
         )
-
-        def external_labels() -> dict[str, str]:
-            return dict(self.config.global_.external_labels) if self.config else {}
-
         return RuleManager(
             engine,
             queryable,
             db,
             self.registry,
-            expand=RuleTemplateExpander(engine, queryable, external_labels, o.external_url),
+            expand=RuleTemplateExpander(
+                engine, queryable, self._external_labels, o.external_url_or_default
+            ),
             check_template=check_template,
             resend_delay_s=o.rules_resend_delay_s,
             outage_tolerance_s=o.rules_outage_tolerance_s,
@@ -294,6 +324,8 @@ class Server:
                 tg.create_task(self.rules.run())
             if self.notifier is not None:
                 tg.create_task(self.notifier.run())
+            if self.alertmanager is not None:
+                tg.create_task(self.alertmanager.run())
             await self._stopping.wait()
             log.info("received stop signal, shutting down")
             await self.stop()
@@ -318,6 +350,8 @@ class Server:
             await self.rules.stop()
         if self.notifier is not None:  # after the rules: their last alerts still go out
             await self.notifier.stop()
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         if self.push is not None:
             await asyncio.to_thread(self.push.stop)
         if self.discovery is not None:
