@@ -7,7 +7,9 @@ from typing import Any
 from promhub.alerting.notify.integration import Integration, Notification, secret, truncate
 from promhub.alerting.receiver import DiscordConfig
 
-MAX_TITLE_RUNES = 256  # Discord's embed limits
+# Discord refuses longer embeds (HTTP 400), so the notification would be lost: promhub
+# truncates as Alertmanager 0.26+ does (0.25 sent them whole).
+MAX_TITLE_RUNES = 256
 MAX_DESCRIPTION_RUNES = 4096
 COLOR_RED = 0x992D22
 COLOR_GREEN = 0x2ECC71

@@ -19,7 +19,8 @@ MAX_MESSAGE_RUNES = 130  # Opsgenie's limit for an alert message
 
 
 def _split(s: str) -> list[str]:
-    return [p.strip() for p in s.split(",") if p.strip()]
+    # Alertmanager drops blank items but keeps the spaces around the others.
+    return [p for p in s.split(",") if p.strip()]
 
 
 class OpsGenieNotifier(Integration):

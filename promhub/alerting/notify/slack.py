@@ -37,8 +37,8 @@ class SlackNotifier(Integration):
         if c.fields:
             att["fields"] = [
                 {
-                    "title": t(f.title),
-                    "value": t(f.value),
+                    **({"title": title} if (title := t(f.title)) else {}),
+                    **({"value": value} if (value := t(f.value)) else {}),
                     "short": f.short if f.short is not None else c.short_fields,
                 }
                 for f in c.fields
