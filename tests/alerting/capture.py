@@ -123,7 +123,8 @@ def alertmanager(config_text: str, tmp: str, external_url: str) -> Iterator[Call
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(open(os.path.join(tmp, "am.log")).read()) from None
+                    with open(os.path.join(tmp, "am.log")) as f:
+                        raise RuntimeError(f.read()) from None
                 time.sleep(0.1)
 
         def post(alerts: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from promhub.alerting.alert import Alert
 from promhub.alerting.config import load_alertmanager_config_text
 from promhub.alerting.dispatch import Dispatcher, Flush
 from promhub.alerting.notify import Notifier, NotifyMetrics
-from tests.alerting.capture import CaptureServer, Captured, alertmanager, have_alertmanager
+from tests.alerting.capture import Captured, CaptureServer, alertmanager, have_alertmanager
 from tests.alerting.conftest import FakeClock
 
 pytestmark = pytest.mark.skipif(not have_alertmanager(), reason="no prometheus-alertmanager")
@@ -47,7 +47,8 @@ receivers:
   slack_configs:
   - channel: '#alerts'
     fields: [{{title: sev, value: '{{{{ .CommonLabels.severity }}}}'}}]
-    actions: [{{type: button, text: Runbook, url: 'http://runbook/{{{{ .GroupLabels.alertname }}}}'}}]
+    actions:
+    - {{type: button, text: Runbook, url: 'http://runbook/{{{{ .GroupLabels.alertname }}}}'}}
   pagerduty_configs:
   - routing_key: rk
     url: {url}/pd

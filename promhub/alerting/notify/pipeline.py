@@ -235,7 +235,10 @@ class Notifier:
                 log.error("cannot save notification log %s: %s", self.log.path, e)
 
     async def close(self) -> None:
-        """Wait for notifications in flight, save the log, close HTTP sessions."""
+        """Cancel notifications in flight (they are not logged, so a restarted promhub
+        sends them again), save the log, close HTTP sessions."""
+        for task in list(self._tasks):
+            task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._save_handle is not None:
