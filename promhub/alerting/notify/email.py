@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import quopri
+import re
 import secrets
 import smtplib
 import socket
@@ -21,6 +22,7 @@ from promhub.alerting.notify.integration import Integration, Notification, Notif
 from promhub.alerting.receiver import EmailConfig
 from promhub.config.http_client import ssl_context
 
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 #: How long one SMTP conversation may take before the attempt fails (and is retried).
 SMTP_TIMEOUT = 30.0
 
@@ -70,7 +72,10 @@ class EmailNotifier(Integration):
         if c.text:
             parts.append(_part("text/plain", n.render(c.text, data)))
         if c.html:
-            parts.append(_part("text/html", n.render(c.html, data)))
+            # Go's html/template drops HTML comments from template text; promhub's text
+            # templates keep them, so they are removed from the rendered page instead.
+            html = _HTML_COMMENT.sub("", n.render(c.html, data))
+            parts.append(_part("text/html", html))
         body = b"".join(f"\r\n--{boundary}\r\n".encode() + p for p in parts)
         body += f"\r\n--{boundary}--\r\n".encode()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -100,6 +105,9 @@ class EmailNotifier(Integration):
                 )
             else:
                 smtp = smtplib.SMTP(local_hostname=hello, timeout=SMTP_TIMEOUT)
+            # smtplib takes the TLS server name from the host given to __init__, which
+            # would connect at once: set it as Alertmanager does (tls server_name or host).
+            smtp._host = c.tls_config.server_name or host  # type: ignore[attr-defined]  # noqa: SLF001
             smtp.connect(host, int(port))
             with smtp:
                 smtp.ehlo(hello)
@@ -122,7 +130,7 @@ class EmailNotifier(Integration):
             raise NotifyError(
                 f"smtp: {e.smtp_code} {e.smtp_error!r}", retry=True, reason=reason
             ) from None
-        except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
+        except (smtplib.SMTPException, OSError, ValueError) as e:
             raise NotifyError(f"smtp: {e}", retry=True) from None
 
     def _auth(self, smtp: smtplib.SMTP, password: str) -> None:

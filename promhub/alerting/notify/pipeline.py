@@ -199,10 +199,16 @@ class Notifier:
             m.requests.labels(integ.name).inc()
             try:
                 await asyncio.wait_for(integ.notify(n), max(0.1, deadline - self.clock()))
-            except (NotifyError, TimeoutError) as e:
-                err = e if isinstance(e, NotifyError) else NotifyError(
-                    "deadline exceeded", retry=False, reason="contextDeadlineExceeded"
-                )  # fmt: skip
+            except Exception as e:  # noqa: BLE001 - a notifier bug must not stop the others
+                if isinstance(e, NotifyError):
+                    err = e
+                elif isinstance(e, TimeoutError):
+                    err = NotifyError(
+                        "deadline exceeded", retry=False, reason="contextDeadlineExceeded"
+                    )
+                else:
+                    log.exception("notifier %s crashed", integ.key)
+                    err = NotifyError(f"{type(e).__name__}: {e}", retry=False)
                 m.latency.labels(integ.name).observe(time.monotonic() - start)
                 m.failed.labels(integ.name, err.reason).inc()
                 m.requests_failed.labels(integ.name).inc()
