@@ -154,6 +154,8 @@ class Notifier:
         anything changes). Notifications in flight finish with the old integrations."""
         tmpl = notification_template(config.templates)
         self.template = tmpl
+        # Receiver fields parsed once per config, shared by every notification.
+        self._fields: dict[str, Template] = {}
         self._retired.extend(i for ints in self.integrations.values() for i in ints)
         self.integrations = {name: build_integrations(r) for name, r in config.receivers.items()}
 
@@ -178,7 +180,7 @@ class Notifier:
             n = Notification(
                 receiver=flush.receiver, group_key=flush.group_key,
                 group_labels=flush.group_labels, alerts=alerts, now=flush.now,
-                external_url=self.external_url, template=self.template,
+                external_url=self.external_url, template=self.template, _cache=self._fields,
             )  # fmt: skip
             deadline = flush.now + max(flush.route.group_interval, MIN_TIMEOUT)
             if not await self._retry(integ, n, deadline):
