@@ -236,3 +236,25 @@ def test_metrics_exist_for_every_integration_from_start() -> None:
                      "alertmanager_notification_requests_total",
                      "alertmanager_notification_requests_failed_total"):  # fmt: skip
             assert reg.get_sample_value(name, {"integration": integ}) == 0.0
+
+
+def test_reload_switches_receivers_and_templates(cap: CaptureServer, tmp_path: Any) -> None:
+    cfg = config(f"- name: r\n  webhook_configs: [{{url: '{cap.url}/old'}}]\n")
+    tmpl = tmp_path / "my.tmpl"
+    tmpl.write_text('{{ define "teams.title" }}custom {{ .GroupLabels.alertname }}{{ end }}')
+    new = config(
+        f"- name: r\n  msteams_configs:\n  - webhook_url: '{cap.url}/new'\n"
+        "    title: '{{ template \"teams.title\" . }}'\n"
+        f"templates: ['{tmpl}']\n"
+    )
+    n, _ = notifier(cfg)
+
+    async def main() -> None:
+        await n.notify(flush_for(cfg, "r", firing()))
+        n.apply_config(new)
+        await n.notify(flush_for(new, "r", firing(), now=NOW + 1))
+        await n.close()
+
+    asyncio.run(main())
+    assert [r.path for r in cap.requests] == ["/old", "/new"]
+    assert cap.requests[1].json()["title"] == "custom Down"

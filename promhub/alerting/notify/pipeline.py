@@ -156,8 +156,25 @@ class Notifier:
         self.template = tmpl
         # Receiver fields parsed once per config, shared by every notification.
         self._fields: dict[str, Template] = {}
-        self._retired.extend(i for ints in self.integrations.values() for i in ints)
+        old = [i for ints in self.integrations.values() for i in ints]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._retired.extend(old)
+        else:
+            # Close the old sessions once the notifications using them are done.
+            task = loop.create_task(self._retire(old, list(self._tasks)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self.integrations = {name: build_integrations(r) for name, r in config.receivers.items()}
+
+    async def _retire(self, old: list[Integration], busy: list[asyncio.Task[None]]) -> None:
+        try:
+            if busy:
+                await asyncio.gather(*busy, return_exceptions=True)
+        finally:
+            for i in old:
+                await i.close()
 
     def submit(self, flush: Flush) -> None:
         """Start notifying ``flush`` in the background (the Dispatcher's callback):
