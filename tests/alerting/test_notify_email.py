@@ -196,6 +196,8 @@ def test_message_matches_alertmanagers(tmp_path: Any) -> None:
     extra = f"    require_tls: false\ntemplates: ['{DEBIAN_EMAIL_TMPL}']\n"
     cfg_text = CONFIG.format(port=srv.port, extra=extra)
     alerts = [alert("a:1"), alert("b:1", "warn")]
+    # Values html/template escapes in the page (and does not in the Subject).
+    alerts[1]["annotations"]["summary"] = "CPU > 90% & <b>'load'</b> + \"more\""
     try:
         with alertmanager(cfg_text, str(tmp_path / "am"), "http://am.example:9093") as post:
             post(alerts)

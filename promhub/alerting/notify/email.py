@@ -7,6 +7,7 @@ text and HTML parts. ``smtplib`` blocks, so each send runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import quopri
 import re
@@ -21,6 +22,7 @@ from email.utils import formatdate, getaddresses
 from promhub.alerting.notify.integration import Integration, Notification, NotifyError, secret
 from promhub.alerting.receiver import EmailConfig
 from promhub.config.http_client import ssl_context
+from promhub.rules import template_data as td
 
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 #: How long one SMTP conversation may take before the attempt fails (and is retried).
@@ -41,6 +43,38 @@ def _part(content_type: str, body: str) -> bytes:
     )
     qp = quopri.encodestring(body.encode(), quotetabs=False).replace(b"\n", b"\r\n")
     return head.encode() + qp
+
+
+_HTML_ESCAPES = str.maketrans(
+    {"\0": "\ufffd", '"': "&#34;", "&": "&amp;", "'": "&#39;", "+": "&#43;", "<": "&lt;",
+     ">": "&gt;"}
+)  # fmt: skip
+
+
+def _esc_kv(kv: td.KV) -> td.KV:
+    return td.KV({k: v.translate(_HTML_ESCAPES) for k, v in kv.items()})
+
+
+def html_data(data: td.NotificationData) -> td.NotificationData:
+    """``data`` with label and annotation values HTML-escaped as Go's html/template
+    escapes what it prints into a page (Alertmanager renders the e-mail HTML with it),
+    so a value such as ``CPU > 90%`` or ``<b>`` shows as text and matches its output."""
+    alerts = td.Alerts(
+        dataclasses.replace(
+            a,
+            Labels=_esc_kv(a.Labels),
+            Annotations=_esc_kv(a.Annotations),
+            GeneratorURL=a.GeneratorURL.translate(_HTML_ESCAPES),
+        )
+        for a in data.Alerts
+    )
+    return dataclasses.replace(
+        data,
+        Alerts=alerts,
+        GroupLabels=_esc_kv(data.GroupLabels),
+        CommonLabels=_esc_kv(data.CommonLabels),
+        CommonAnnotations=_esc_kv(data.CommonAnnotations),
+    )
 
 
 class EmailNotifier(Integration):
@@ -74,7 +108,7 @@ class EmailNotifier(Integration):
         if c.html:
             # Go's html/template drops HTML comments from template text; promhub's text
             # templates keep them, so they are removed from the rendered page instead.
-            html = _HTML_COMMENT.sub("", n.render(c.html, data))
+            html = _HTML_COMMENT.sub("", n.render(c.html, html_data(data)))
             parts.append(_part("text/html", html))
         body = b"".join(f"\r\n--{boundary}\r\n".encode() + p for p in parts)
         body += f"\r\n--{boundary}--\r\n".encode()
