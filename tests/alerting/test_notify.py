@@ -258,3 +258,28 @@ def test_reload_switches_receivers_and_templates(cap: CaptureServer, tmp_path: A
     asyncio.run(main())
     assert [r.path for r in cap.requests] == ["/old", "/new"]
     assert cap.requests[1].json()["title"] == "custom Down"
+
+
+def test_urls_and_keys_from_files_are_read_at_send_time(cap: CaptureServer, tmp_path: Any) -> None:
+    url_file, key_file = tmp_path / "url", tmp_path / "key"
+    url_file.write_text(f"{cap.url}/from-file-1\n")
+    key_file.write_text("k1\n")
+    cfg = config(
+        f"- name: r\n  webhook_configs: [{{url_file: '{url_file}'}}]\n"
+        f"  opsgenie_configs: [{{api_url: '{cap.url}/og/', api_key_file: '{key_file}'}}]\n"
+    )
+    n, _ = notifier(cfg)
+
+    async def main() -> None:
+        await n.notify(flush_for(cfg, "r", firing()))
+        # Rotated secrets are picked up without a reload.
+        url_file.write_text(f"{cap.url}/from-file-2")
+        key_file.write_text("k2")
+        await n.notify(flush_for(cfg, "r", firing(), firing(instance="new"), now=NOW + 1))
+        await n.close()
+
+    asyncio.run(main())
+    hooks = [r.path for r in cap.requests if r.path.startswith("/from-file")]
+    keys = [r.headers["Authorization"] for r in cap.requests if r.path.startswith("/og/")]
+    assert hooks == ["/from-file-1", "/from-file-2"]
+    assert keys == ["GenieKey k1", "GenieKey k2"]
