@@ -11,6 +11,7 @@ in the log, which is saved to ``<data dir>/nflog.json``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -90,6 +91,13 @@ class NotifyMetrics:
                 m.labels(cls.name)
 
 
+@functools.cache
+def default_metrics() -> NotifyMetrics:
+    """The metrics on the default registry, shared by every Notifier of the process
+    (prometheus_client refuses to register the same names twice)."""
+    return NotifyMetrics()
+
+
 class Backoff:
     """Exponential backoff with jitter (cenkalti/backoff's defaults, as Alertmanager):
     0.5 s initial, x1.5 each time, ±50 % randomization, at most 60 s."""
@@ -135,7 +143,7 @@ class Notifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.external_url = external_url.rstrip("/")
-        self.metrics = metrics or NotifyMetrics()
+        self.metrics = metrics or default_metrics()
         self.backoff = backoff or Backoff()
         self.clock = clock
         self.log: NotifyLog = (
