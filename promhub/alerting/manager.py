@@ -39,8 +39,10 @@ from promhub.alerting.config import (
 from promhub.alerting.dispatch import Dispatcher, Flush
 from promhub.alerting.history import History
 from promhub.alerting.inhibit import Inhibitor
+from promhub.alerting.notify.pipeline import Notifier, NotifyMetrics
 from promhub.alerting.silence import Silences
 from promhub.config.model import Config, ConfigError
+from promhub.rules.template import TemplateError
 
 if TYPE_CHECKING:
     from promhub.rules.group import NotifyFunc
@@ -150,13 +152,19 @@ class AlertManager:
         self,
         data_dir: str | None,
         registry: CollectorRegistry | None = None,
-        notify: NotifyFn = _log_flush,
+        notify: NotifyFn | None = _log_flush,
         external_url: str = "",
         clock: Callable[[], float] = time.time,
         history_max_events: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.notify = notify
+        #: With ``notify=None`` flushes go to the built-in notification pipeline (the
+        #: receivers of the config: webhook, Slack, e-mail, …), created with the first
+        #: config; otherwise to ``notify`` (tests, or another delivery path).
+        self.pipeline: Notifier | None = None
+        self._pipeline_metrics = NotifyMetrics(registry) if notify is None else None
+        self.notify: NotifyFn = notify if notify is not None else _log_flush
+        self._use_pipeline = notify is None
         self.external_url = external_url
         self.clock = clock
         self.start_time = clock()
@@ -242,7 +250,28 @@ class AlertManager:
         except OSError as e:
             self.reload_ok.set(0)
             raise ConfigError(f"cannot read alertmanager config: {e}", path) from None
+        if am is not None and self._use_pipeline:
+            self._configure_pipeline(am)
         self.set_config(am)
+
+    def _configure_pipeline(self, am: AlertmanagerConfig) -> None:
+        """Point the notification pipeline at ``am``'s receivers and templates; a template
+        file that does not load refuses the config (the running one stays)."""
+        try:
+            if self.pipeline is None:
+                self.pipeline = Notifier(
+                    am,
+                    external_url=self.external_url,
+                    data_dir=self.data_dir,
+                    metrics=self._pipeline_metrics,
+                    clock=self.clock,
+                )
+                self.notify = self.pipeline.notify
+            else:
+                self.pipeline.apply_config(am)
+        except TemplateError as e:
+            self.reload_ok.set(0)
+            raise ConfigError(f"notification templates: {e}", am.source_file) from None
 
     def set_config(self, am: AlertmanagerConfig | None) -> None:
         """Switch to ``am`` (None: route nothing): as Alertmanager on reload, the
@@ -457,6 +486,8 @@ class AlertManager:
         self._wake.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+        if self.pipeline is not None:
+            await self.pipeline.close()
 
 
 class _StateCollector(Collector):

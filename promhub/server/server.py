@@ -267,6 +267,7 @@ class Server:
         self.alertmanager = AlertManager(
             str(data / "alertmanager"),
             self.registry,
+            notify=None,  # the built-in notification pipeline: the config's receivers
             external_url=self.opts.external_url_or_default,
         )
         if self.rules is not None:
