@@ -24,13 +24,13 @@ Per-series work (the ``metric`` object) is unavoidable and done once per series.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from promhub.model.gofloat import format_f
 from promhub.model.labels import METRIC_NAME, Labels
 
 F64 = NDArray[np.float64]
@@ -43,25 +43,7 @@ _E = ord("e")
 _N = ord("n")  # only in ``null`` (NaN and ±Inf)
 
 
-def format_float(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` with Prometheus' spelling of specials."""
-    if v != v:
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    r = repr(float(v))  # shortest round-trip digits, as Go's shortest formatting
-    if "e" not in r:
-        return r[:-2] if r.endswith(".0") else r
-    mant, _, exp_s = r.partition("e")
-    sign = "-" if mant.startswith("-") else ""
-    # repr's exponent form has exactly one non-zero digit before the point.
-    digits = mant.lstrip("-").replace(".", "")
-    point = 1 + int(exp_s)  # where the decimal point goes, counted from digits[0]
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+format_float = format_f
 
 
 def format_timestamp(ms: int) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import Decimal
 
 import numpy as np
 import xxhash
 
+from promhub.model.gofloat import format_f
 from promhub.model.labels import LABEL_NAME_RE, METRIC_NAME, Labels
 from promhub.promql.ast import AggregateExpr, Expr
 from promhub.promql.binops import METADATA_LABELS
@@ -330,18 +330,7 @@ def _count_values(node: AggregateExpr, vec: VectorSeries, label: str) -> VectorS
     return VectorSeries(list(keys), counts, counts > 0, np.zeros(len(keys), dtype=bool))
 
 
-def format_value(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, no exponent."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    r = repr(v)
-    if "e" in r or "E" in r:
-        r = format(Decimal(r), "f")
-    if r.endswith(".0"):
-        r = r[:-2]
-    return r
+format_value = format_f
 
 
 def _go_g(v: float) -> str:

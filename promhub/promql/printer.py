@@ -9,9 +9,9 @@ rewrite and error messages rely on it. :func:`prettify` is ``parser.Prettify`` b
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
+from promhub.model.gofloat import format_f
 from promhub.model.labels import METRIC_NAME
 from promhub.model.matcher import Matcher, MatchType
 from promhub.promql.ast import (
@@ -52,16 +52,7 @@ def format_expr(e: Expr) -> str:
         raise ParseError("", "maximum nesting depth exceeded", [(0, 0)]) from None
 
 
-def format_float(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` with Prometheus' ``+Inf``/``NaN``."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    s = format(Decimal(repr(v)), "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
+format_float = format_f
 
 
 def format_label_name(name: str) -> str:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from promhub.model.gofloat import format_g
+
 __all__ = [
     "NO_VALUE",
     "GoDuration",
@@ -57,39 +59,7 @@ def go_format_g(v: float, prec: int) -> str:
     return f"%.{prec}g" % v
 
 
-def go_float(v: float) -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e6."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "-0" if math.copysign(1.0, v) < 0 else "0"
-    # repr gives the shortest round-tripping digits; only the exponent threshold differs.
-    digits = repr(v)
-    sign = "-" if v < 0 else ""
-    m = re.match(r"-?(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$", digits)
-    if m is None:  # pragma: no cover - repr always matches
-        return digits
-    int_part, frac_part, exp_part = m.group(1), m.group(2) or "", m.group(3)
-    # Normalise to digit string + decimal exponent.
-    if exp_part is None:
-        all_digits = (int_part + frac_part).lstrip("0")
-        lead_zeros = len(int_part + frac_part) - len((int_part + frac_part).lstrip("0"))
-        exp10 = len(int_part) - 1 - lead_zeros
-    else:
-        all_digits = int_part + frac_part
-        exp10 = int(exp_part) + len(int_part) - 1
-    all_digits = all_digits.rstrip("0") or "0"
-    # strconv's shortest %g switches to exponent form at 1e6 (eprec = 6), unlike repr.
-    if exp10 < -4 or exp10 >= 6:
-        body = all_digits[0] + ("." + all_digits[1:] if len(all_digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if exp10 >= 0:
-        if len(all_digits) <= exp10 + 1:
-            return sign + all_digits + "0" * (exp10 + 1 - len(all_digits))
-        return sign + all_digits[: exp10 + 1] + "." + all_digits[exp10 + 1 :]
-    return sign + "0." + "0" * (-exp10 - 1) + all_digits
+go_float = format_g
 
 
 class GoDuration:

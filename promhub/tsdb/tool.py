@@ -8,14 +8,13 @@ The output formats follow ``promtool tsdb analyze`` / ``promtool tsdb dump`` (Pr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from promhub.model.gofloat import format_g
 from promhub.model.labels import Labels, quote
 from promhub.model.matcher import Matcher
 from promhub.storage.interface import MAX_TIME, MIN_TIME
@@ -30,29 +29,7 @@ def format_labels(labels: Labels) -> str:
     return "{" + ", ".join(f"{n}={quote(v)}" for n, v in labels) + "}"
 
 
-def format_value(v: float) -> str:
-    """A float as Go's ``fmt`` ``%g`` prints it (shortest digits, exponent past 1e+06)."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "-0" if math.copysign(1.0, v) < 0 else "0"
-    sign, digits, exp = Decimal(repr(v)).normalize().as_tuple()
-    assert isinstance(exp, int)
-    ds = "".join(map(str, digits))
-    nd = len(ds)
-    dp = nd + exp  # position of the decimal point relative to the digits
-    neg = "-" if sign else ""
-    x = dp - 1
-    if x < -4 or x >= 6:
-        mant = ds[0] + ("." + ds[1:] if nd > 1 else "")
-        return f"{neg}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
-    if dp <= 0:
-        return f"{neg}0.{'0' * -dp}{ds}"
-    if dp >= nd:
-        return neg + ds + "0" * (dp - nd)
-    return f"{neg}{ds[:dp]}.{ds[dp:]}"
+format_value = format_g
 
 
 def format_duration(ms: int) -> str:

@@ -14,11 +14,11 @@ window ``lo:hi`` per (series, step). Range functions work on all windows at once
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
 
+from promhub.model.gofloat import format_g
 from promhub.model.labels import Labels
 from promhub.promql.ast import (
     Expr,
@@ -274,44 +274,7 @@ def start_timestamp_overlaps(st: I64, t: I64) -> F64:
 # --------------------------------------------------------------------------- formatting
 
 
-def go_float(f: float) -> str:
-    """Format like Go's ``%g`` / ``strconv.FormatFloat(f, 'g', -1, 64)``."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    r = repr(f)
-    mant, _, exp_s = r.partition("e")
-    digits = mant.replace("-", "").replace(".", "").lstrip("0") or "0"
-    exp = int(exp_s) if exp_s else _decimal_exponent(mant)
-    digits = digits.rstrip("0") or "0"
-    if exp < -4 or exp >= 6:  # Go: shortest 'g' switches to %e at 6
-        sign = "-" if f < 0 else ""
-        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{m}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    return _plain(f)
-
-
-def _decimal_exponent(mant: str) -> int:
-    m = mant.lstrip("-")
-    if "." not in m:
-        m += "."
-    whole, frac = m.split(".")
-    if whole.strip("0"):
-        return len(whole.lstrip("0")) - 1
-    stripped = frac.lstrip("0")
-    return -(len(frac) - len(stripped)) - 1
-
-
-def _plain(f: float) -> str:
-    r = repr(f)
-    if "e" in r:
-        r = np.format_float_positional(f, trim="-")
-    if r.endswith(".0"):
-        r = r[:-2]
-    return r
+go_float = format_g
 
 
 def sorted_within_series(rs: RangeSeries) -> bool:
