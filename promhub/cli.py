@@ -377,7 +377,16 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _check_config(files: Sequence[str]) -> int:
-    from promhub.config.loader import check_config
+    """``promtool check config``: the file, then the rule files it names (as promtool), then
+    the built-in alert manager's configuration (promhub's own section)."""
+    import glob
+
+    from promhub.alerting.config import load_alertmanager_config, load_alertmanager_config_text
+    from promhub.alerting.manager import alertmanager_source, inline_text
+    from promhub.config.loader import check_config, load_config
+    from promhub.config.model import ConfigError
+    from promhub.rules.check import check_rules
+    from promhub.rules.expander import check_template
 
     failed = False
     for f in files:
@@ -387,9 +396,34 @@ def _check_config(files: Sequence[str]) -> int:
             failed = True
             for e in errors:
                 print(f"  FAILED: {e}")
+            print()
+            continue
+        cfg = load_config(f)
+        rule_files = [p for pat in cfg.rule_files for p in sorted(glob.glob(pat))]
+        if rule_files:
+            print(f"  SUCCESS: {len(rule_files)} rule files found")
+            # promtool's own indentation of this line when rule files follow.
+            print(f" SUCCESS: {f} is valid prometheus config file syntax")
         else:
             print(f"  SUCCESS: {f} is valid prometheus config file syntax")
         print()
+        if rule_files and check_rules(
+            rule_files, sys.stdout, sys.stderr, check_template, error_indent=" " * 5
+        ):
+            failed = True
+        am_path, inline = alertmanager_source(cfg)
+        if am_path or inline is not None:
+            print(f"Checking {am_path or f + ' (alerting.alertmanager_config)'}")
+            try:
+                if am_path:
+                    load_alertmanager_config(am_path)
+                else:
+                    load_alertmanager_config_text(inline_text(cfg, inline), f)
+                print("  SUCCESS: valid alertmanager configuration")
+            except (ConfigError, OSError) as e:
+                failed = True
+                print(f"  FAILED: {e}")
+            print()
     return 1 if failed else 0
 
 

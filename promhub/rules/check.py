@@ -11,10 +11,17 @@ __all__ = ["check_rules"]
 
 
 def check_rules(
-    files: Sequence[str], out: TextIO, err: TextIO, check_template: TemplateCheck | None = None
+    files: Sequence[str],
+    out: TextIO,
+    err: TextIO,
+    check_template: TemplateCheck | None = None,
+    error_indent: str = "",
 ) -> int:
     """Check each file; print ``SUCCESS: N rules found`` or the ``FAILED:`` reasons
-    (to ``err``, as promtool does). Exit status 1 if any file failed."""
+    (to ``err``, as promtool does). Exit status 1 if any file failed.
+
+    ``error_indent`` prefixes each reason: ``promtool check config`` indents them by five
+    spaces where ``promtool check rules`` does not."""
     failed = False
     for f in files:
         print(f"Checking {f}", file=out)
@@ -24,7 +31,7 @@ def check_rules(
             failed = True
             print("  FAILED:", file=err)
             for line in e.errors:
-                print(line, file=err)
+                print(error_indent + line, file=err)
             print(file=out)
             continue
         print(f"  SUCCESS: {rule_count(groups)} rules found", file=out)
