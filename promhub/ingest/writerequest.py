@@ -534,9 +534,12 @@ def _decode_labels(key: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-def decode_exemplar(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], float, int]:
-    """An Exemplar message: its label pairs, value and timestamp (ms)."""
-    pairs: list[tuple[str, str]] = []
+def _exemplar(
+    data: bytes, start: int, end: int, labels: Callable[[int, int, int], int]
+) -> tuple[float, int]:
+    """Value and timestamp of an Exemplar message (1.0 and 2.0 share fields 2 and 3);
+    ``labels(wire, pos, at)`` reads field 1, which the two protocols encode differently,
+    and returns the position after it."""
     value, ts = 0.0, 0
     try:
         pos = start
@@ -544,10 +547,7 @@ def decode_exemplar(data: bytes, start: int, end: int) -> tuple[list[tuple[str, 
             at = pos
             field, wire, pos = _tag(data, pos, end)
             if field == 1:
-                _expect(wire, 2, at)
-                a, pos = _len(data, pos, end)
-                lb = _strings(data, a, pos, _LABEL)
-                pairs.append((lb.get("name", ""), lb.get("value", "")))
+                pos = labels(wire, pos, at)
             elif field == 2:
                 _expect(wire, 1, at)
                 if end - pos < 8:
@@ -562,6 +562,21 @@ def decode_exemplar(data: bytes, start: int, end: int) -> tuple[list[tuple[str, 
                 pos = _skip(data, pos, end, wire, at)
     except ValueError as e:
         raise DecodeError(f"{e} (in an exemplar)") from None
+    return value, ts
+
+
+def decode_exemplar(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], float, int]:
+    """An Exemplar message: its label pairs, value and timestamp (ms)."""
+    pairs: list[tuple[str, str]] = []
+
+    def label(wire: int, pos: int, at: int) -> int:
+        _expect(wire, 2, at)
+        a, pos = _len(data, pos, end)
+        lb = _strings(data, a, pos, _LABEL)
+        pairs.append((lb.get("name", ""), lb.get("value", "")))
+        return pos
+
+    value, ts = _exemplar(data, start, end, label)
     return pairs, value, ts
 
 
@@ -608,28 +623,9 @@ def decode_exemplar_v2(
 ) -> tuple[list[tuple[str, str]], float, int]:
     """A 2.0 Exemplar message: its label pairs (symbols resolved), value and timestamp."""
     refs: list[int] = []
-    value, ts = 0.0, 0
-    try:
-        pos = start
-        while pos < end:
-            at = pos
-            field, wire, pos = _tag(data, pos, end)
-            if field == 1:
-                pos = _refs(data, pos, end, wire, at, refs)
-            elif field == 2:
-                _expect(wire, 1, at)
-                if end - pos < 8:
-                    raise _Fail("truncated fixed64", pos)
-                value = _F64.unpack_from(data, pos)[0]
-                pos += 8
-            elif field == 3:
-                _expect(wire, 0, at)
-                v, pos = _varint(data, pos, end)
-                ts = _I64.unpack(v.to_bytes(8, "little"))[0]
-            else:
-                pos = _skip(data, pos, end, wire, at)
-    except ValueError as e:
-        raise DecodeError(f"{e} (in an exemplar)") from None
+    value, ts = _exemplar(
+        data, start, end, lambda wire, pos, at: _refs(data, pos, end, wire, at, refs)
+    )
     names = [symbol(data, symbols, r) for r in refs]
     return list(zip(names[::2], names[1::2], strict=False)), value, ts
 
