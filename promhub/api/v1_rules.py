@@ -8,13 +8,13 @@ Filters as in Prometheus 3.x: ``type=alert|record``, ``rule_name[]``, ``rule_gro
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from promhub.api.v1 import APIError, Params, go_quote, invalid_param, server_of, success_obj
+from promhub.model.gofloat import format_e
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher, matches_all
 from promhub.promql import format_expr, parse_expr
@@ -26,20 +26,7 @@ __all__ = ["ROUTES", "format_time", "go_float_e"]
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def go_float_e(v: float) -> str:
-    """A float as Go's ``strconv.FormatFloat(v, 'e', -1, 64)`` writes it (``1e+00``)."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    # The fewest digits that read back as the same float, as Go's precision -1.
-    for prec in range(17):
-        s = f"{v:.{prec}e}"
-        if float(s) == v:
-            break
-    m, _, e = s.partition("e")
-    exp = int(e)
-    return f"{m}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+go_float_e = format_e
 
 
 def format_time(ms: int) -> str:

@@ -48,7 +48,6 @@ from promhub.config.yaml_lines import (
     construct,
     describe,
     is_null,
-    node_line,
 )
 from promhub.model.relabel import compile_regex, is_valid_label_name
 
@@ -617,23 +616,6 @@ class _Loader:
         value = construct(node)
         if not isinstance(value, dict):
             raise top.error(key, f"{key} must be a mapping")
-        return value
-
-    def raw_endpoints(self, top: Section, key: str) -> list[dict[str, Any]]:
-        node = top.node(key)
-        if node is None:
-            return []
-        value = construct(node)
-        if not isinstance(value, list):
-            raise top.error(key, f"{key} must be a list")
-        items = list(getattr(node, "value", []))
-        for i, (item, inode) in enumerate(zip(value, items, strict=True)):
-            where = f"{key}[{i}]"
-            if not isinstance(item, dict):
-                raise ConfigError(f"empty or null {key} config section", self.file,
-                                  node_line(inode), where)  # fmt: skip
-            if not item.get("url"):
-                raise ConfigError(f"url for {key} is empty", self.file, node_line(inode), where)
         return value
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-__all__ = ["format_f", "format_g"]
+__all__ = ["format_e", "format_f", "format_g"]
 
 
 def format_f(v: float) -> str:
@@ -58,3 +58,20 @@ def format_g(v: float) -> str:
     if dp >= nd:
         return neg + ds + "0" * (dp - nd)
     return f"{neg}{ds[:dp]}.{ds[dp:]}"
+
+
+def format_e(v: float, upper: bool = False) -> str:
+    """``strconv.FormatFloat(v, 'e', -1, 64)`` (``'E'`` with ``upper``): ``2.5e-01``."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    verb = "E" if upper else "e"
+    s = ""
+    for prec in range(17):  # the fewest digits that read back as the same float
+        s = f"{v:.{prec}{verb}}"
+        if float(s) == v:
+            break
+    mant, _, exp = s.partition(verb)
+    e = int(exp)
+    return f"{mant}{verb}{'-' if e < 0 else '+'}{abs(e):02d}"

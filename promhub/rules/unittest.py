@@ -38,6 +38,7 @@ import numpy as np
 
 from promhub.config.model import ConfigError
 from promhub.config.yaml_lines import Section, compose
+from promhub.model.gofloat import format_e
 from promhub.model.labels import Labels
 from promhub.promql.engine import Engine
 from promhub.promql.errors import PromQLError
@@ -223,22 +224,6 @@ def _go_labels(pairs: Iterable[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in pairs) + "}"
 
 
-def _go_float_upper_e(v: float) -> str:
-    """``strconv.FormatFloat(v, 'E', -1, 64)``: ``1E+00``, ``2.5E-01``, ``NaN``."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    s = ""
-    for prec in range(17):  # the fewest digits that read back as the same float
-        s = f"{v:.{prec}E}"
-        if float(s) == v:
-            break
-    mant, _, exp = s.partition("E")
-    e = int(exp)
-    return f"{mant}E{'-' if e < 0 else '+'}{abs(e):02d}"
-
-
 def _model_duration(ms: int) -> str:
     """Prometheus' ``model.Duration.String()`` (how promtool prints an ``eval_time``)."""
     return format_duration_ms(ms)
@@ -262,7 +247,7 @@ def _alerts_text(alerts: list[tuple[Pairs, Pairs]]) -> str:
 def _samples_text(samples: list[tuple[Pairs, float]]) -> str:
     if not samples:
         return "nil"
-    return ", ".join(f"{_go_labels(ls)} {_go_float_upper_e(v)}" for ls, v in samples)
+    return ", ".join(f"{_go_labels(ls)} {format_e(v, upper=True)}" for ls, v in samples)
 
 
 # -- running ------------------------------------------------------------------------------
