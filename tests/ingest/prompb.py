@@ -1,4 +1,5 @@
-"""Prometheus' remote_write 1.0 messages, built with the protobuf runtime (not our scanner).
+"""Prometheus' remote_write 1.0 messages (and remote_read's ReadResponse), built with the
+protobuf runtime (not our scanner).
 
 The message classes come from descriptors declared here (the same fields and numbers as
 ``prompb/remote.proto`` and ``prompb/types.proto``), so tests encode requests with an
@@ -15,10 +16,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _build() -> dict[str, Any]:
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name="promhub_test_prompb.proto", package="prometheus", syntax="proto3"
-    )
+def _declarer(fdp: descriptor_pb2.FileDescriptorProto) -> Any:
+    """``msg(name, (field, number, type, label, type_name), ...)`` declaring into ``fdp``."""
 
     def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
         m = fdp.message_type.add(name=name)
@@ -26,6 +25,15 @@ def _build() -> dict[str, Any]:
             f = m.field.add(name=fname, number=number, type=ftype, label=label)
             if type_name:
                 f.type_name = type_name
+
+    return msg
+
+
+def _build() -> dict[str, Any]:
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="promhub_test_prompb.proto", package="prometheus", syntax="proto3"
+    )
+    msg = _declarer(fdp)
 
     opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
     msg("Label", ("name", 1, _F.TYPE_STRING, opt, ""), ("value", 2, _F.TYPE_STRING, opt, ""))
@@ -62,16 +70,28 @@ def _build() -> dict[str, Any]:
         ("timeseries", 1, _F.TYPE_MESSAGE, rep, ".prometheus.TimeSeries"),
         ("metadata", 3, _F.TYPE_MESSAGE, rep, ".prometheus.MetricMetadata"),
     )
+    # remote_read's answer: the same TimeSeries, per query.
+    msg("QueryResult", ("timeseries", 1, _F.TYPE_MESSAGE, rep, ".prometheus.TimeSeries"))
+    msg("ReadResponse", ("results", 1, _F.TYPE_MESSAGE, rep, ".prometheus.QueryResult"))
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
     return {
         name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prometheus.{name}"))
-        for name in ("WriteRequest", "TimeSeries", "Label", "Sample", "Exemplar", "Histogram")
+        for name in (
+            "WriteRequest",
+            "TimeSeries",
+            "Label",
+            "Sample",
+            "Exemplar",
+            "Histogram",
+            "ReadResponse",
+        )  # fmt: skip
     }
 
 
 MESSAGES = _build()
 WriteRequest = MESSAGES["WriteRequest"]
+ReadResponse = MESSAGES["ReadResponse"]
 
 
 def write_request(
@@ -104,13 +124,7 @@ def _build_v2() -> dict[str, Any]:
     )
     opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
     p = ".io.prometheus.write.v2."
-
-    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            f = m.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                f.type_name = type_name
+    msg = _declarer(fdp)
 
     msg("Sample", ("value", 1, _F.TYPE_DOUBLE, opt, ""), ("timestamp", 2, _F.TYPE_INT64, opt, ""))
     msg(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import numpy as np
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from promhub.model.labels import Labels
 from promhub.model.matcher import Matcher
@@ -20,6 +18,7 @@ from promhub.storage.remote_read import (
     encode_read_request,
     encode_read_response,
 )
+from tests.ingest.prompb import ReadResponse
 
 
 def batch(series: dict[Labels, list[tuple[int, float]]]) -> SeriesBatch:
@@ -176,32 +175,6 @@ def test_malformed_query_result_names_the_problem(body: bytes, what: str) -> Non
         decode_read_response(body)
 
 
-def read_response_class() -> Any:
-    """prometheus.ReadResponse (prompb/remote.proto, types.proto) built at runtime."""
-    f = descriptor_pb2.FileDescriptorProto(name="rr.proto", package="prometheus", syntax="proto3")
-
-    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
-        m = f.message_type.add(name=name)
-        for fname, num, ftype, label, tname in fields:
-            fd = m.field.add(name=fname, number=num, type=ftype, label=label)
-            if tname:
-                fd.type_name = tname
-
-    opt, rep, string, double, int64, message = 1, 3, 9, 1, 3, 11
-    msg("Label", ("name", 1, string, opt, ""), ("value", 2, string, opt, ""))
-    msg("Sample", ("value", 1, double, opt, ""), ("timestamp", 2, int64, opt, ""))
-    msg(
-        "TimeSeries",
-        ("labels", 1, message, rep, ".prometheus.Label"),
-        ("samples", 2, message, rep, ".prometheus.Sample"),
-    )
-    msg("QueryResult", ("timeseries", 1, message, rep, ".prometheus.TimeSeries"))
-    msg("ReadResponse", ("results", 1, message, rep, ".prometheus.QueryResult"))
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(f)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.ReadResponse"))
-
-
 def test_encoded_response_parses_with_protobuf() -> None:
     # Timestamps of one era (every varint 6 bytes) and of mixed lengths, and an empty
     # series first: what the protobuf library reads must be exactly what was encoded.
@@ -213,7 +186,7 @@ def test_encoded_response_parses_with_protobuf() -> None:
         SeriesBatch([empty, a], np.array([0, 0, 3]), era, np.array([1.0, STALE, -np.inf])),
         SeriesBatch([a], np.array([0, 5]), mixed, np.array([0.0, -0.0, 1e-300, np.inf, 2.5])),
     ]
-    m = read_response_class()()
+    m = ReadResponse()
     m.ParseFromString(encode_read_response(batches))
     assert len(m.results) == 2
     for res, b in zip(m.results, batches, strict=True):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any
 
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from promhub.model.labels import Labels
 from promhub.storage.remote.codec import (
@@ -17,33 +15,9 @@ from promhub.storage.remote.codec import (
     encode_labels,
     encode_write_request,
 )
+from tests.ingest.prompb import WriteRequest
 
 STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
-
-
-def write_request_class() -> Any:
-    """prometheus.WriteRequest (prompb/types.proto, remote.proto) built at runtime."""
-    f = descriptor_pb2.FileDescriptorProto(name="rw.proto", package="prometheus", syntax="proto3")
-
-    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
-        m = f.message_type.add(name=name)
-        for fname, num, ftype, label, tname in fields:
-            fd = m.field.add(name=fname, number=num, type=ftype, label=label)
-            if tname:
-                fd.type_name = tname
-
-    opt, rep, string, double, int64, message = 1, 3, 9, 1, 3, 11
-    msg("Label", ("name", 1, string, opt, ""), ("value", 2, string, opt, ""))
-    msg("Sample", ("value", 1, double, opt, ""), ("timestamp", 2, int64, opt, ""))
-    msg(
-        "TimeSeries",
-        ("labels", 1, message, rep, ".prometheus.Label"),
-        ("samples", 2, message, rep, ".prometheus.Sample"),
-    )
-    msg("WriteRequest", ("timeseries", 1, message, rep, ".prometheus.TimeSeries"))
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(f)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
 
 
 def test_encoding_parses_with_protobuf_exactly() -> None:
@@ -56,7 +30,7 @@ def test_encoding_parses_with_protobuf_exactly() -> None:
     vals = np.array([1.5, math.inf, -math.inf, -0.0, STALE, 1e-300, 2.0**70, 0.0], np.float64)
     counts = np.array([1, 4, 3], np.int64)
     data = encode_write_request([encode_labels(ls) for ls in series], counts, ts, vals)
-    m = write_request_class()()
+    m = WriteRequest()
     m.ParseFromString(data)
     assert len(m.timeseries) == 3
     i = 0
