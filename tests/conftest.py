@@ -53,8 +53,11 @@ def wait_for(pred, timeout: float = 20.0, interval: float = 0.1):  # type: ignor
 class PromhubProcess:
     """A real ``promhub serve`` subprocess on a free loopback port."""
 
-    def __init__(self, data_dir: Path, config: Path | None = None, *extra: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, data_dir: Path, config: Path | None = None, *extra: str, port: int | None = None
+    ) -> None:
+        # ``port``: for configs that must name the server's own address before it starts.
+        self.port = port or free_port()
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         args = [

@@ -44,11 +44,6 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-async def root(request: web.Request) -> web.Response:
-    # Clients (prometheus-api-client's connection check) probe "/" for a 2xx.
-    return web.Response(text="promhub: the Prometheus HTTP API is at /api/v1/\n")
-
-
 async def healthy(request: web.Request) -> web.Response:
     return web.Response(text="Prometheus Server is Healthy.\n")
 
@@ -196,7 +191,6 @@ def build_app(server: Server) -> web.Application:
     app[SERVER_KEY] = server
     app[SSL_CONTEXT_KEY] = security.ssl_context() if security is not None else None
     r = app.router
-    r.add_get("/", root)
     r.add_get("/-/healthy", healthy)
     r.add_get("/-/ready", ready)
     r.add_route("POST", "/-/reload", reload)
@@ -225,4 +219,8 @@ def build_app(server: Server) -> web.Application:
     from promhub.api.alertmanager import register_alertmanager_api
 
     register_alertmanager_api(app)
+    from promhub.web import register_console
+
+    # The console at "/" (clients such as prometheus-api-client probe "/" for a 2xx).
+    register_console(app)
     return app

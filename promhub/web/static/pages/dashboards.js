@@ -1,0 +1,6 @@
+// The dashboards page (placeholder until it is built).
+import { h } from "../lib/dom.js";
+
+export function mount(root) {
+  root.append(h("h1", {}, "dashboards"), h("p", { class: "muted" }, "Not built yet."));
+}

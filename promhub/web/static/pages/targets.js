@@ -1,0 +1,6 @@
+// The targets page (placeholder until it is built).
+import { h } from "../lib/dom.js";
+
+export function mount(root) {
+  root.append(h("h1", {}, "targets"), h("p", { class: "muted" }, "Not built yet."));
+}
