@@ -9,6 +9,7 @@ const TABS = [
 ];
 
 export async function mount(root, ctx) {
+  loadCSS("/static/pages/ops.css");
   loadCSS("/static/pages/alerts.css");
   const id = ctx.path.replace(/^\//, "") || "alerts";
   const tab = TABS.find((t) => t.id === id) || TABS[0];
