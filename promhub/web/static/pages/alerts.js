@@ -11,6 +11,8 @@ const TABS = [
 export async function mount(root, ctx) {
   loadCSS("/static/pages/ops.css");
   loadCSS("/static/pages/alerts.css");
+  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
+  root = root.appendChild(h("div", { class: "ops-page" }));
   const id = ctx.path.replace(/^\//, "") || "alerts";
   const tab = TABS.find((t) => t.id === id) || TABS[0];
   const body = h("div", { class: "alerts-tab" });

@@ -17,6 +17,8 @@ export function exploreURL(expr) {
 export function mount(root, ctx) {
   loadCSS("/static/pages/ops.css");
   loadCSS("/static/pages/rules.css");
+  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
+  root = root.appendChild(h("div", { class: "ops-page" }));
   const p = ctx.params;
   const state = { search: p.get("search") || "", type: p.get("type") || "", unhealthy: p.get("health") === "unhealthy" };
   const abort = new AbortController();

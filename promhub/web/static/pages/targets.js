@@ -11,6 +11,8 @@ const REFRESH_MS = 10000;
 export function mount(root, ctx) {
   loadCSS("/static/pages/ops.css");
   loadCSS("/static/pages/targets.css");
+  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
+  root = root.appendChild(h("div", { class: "ops-page" }));
   const p = ctx.params;
   const state = { search: p.get("search") || "", unhealthy: p.get("health") === "unhealthy" };
   // Pools the user folded; kept while the page is open (and across refreshes).
