@@ -32,6 +32,7 @@ export function mount(root, ctx) {
 function mountList(root, ctx) {
   const abort = new AbortController();
   const saved = ctx.params.get("saved");
+  const replaced = ctx.params.get("replaced");
   const out = h("div", {}, loading());
   root.append(
     h(
@@ -41,6 +42,15 @@ function mountList(root, ctx) {
       h("span", { class: "spacer" }),
       h("a", { class: "button-link primary", href: newSilenceURL([]) }, "New silence"),
     ),
+    // Alertmanager semantics: an active silence whose matchers or start changed is
+    // expired and replaced by a new one; say so, as the id the user knew is now expired.
+    replaced
+      ? h(
+          "div",
+          { class: "warn-box replaced-note" },
+          `Saved as a new silence ${saved.slice(0, 8)}; the edited one (${replaced.slice(0, 8)}) was expired, as the alert manager does when an active silence changes.`,
+        )
+      : null,
     out,
   );
 
@@ -256,17 +266,19 @@ function mountEditor(root, ctx) {
       );
     };
     drawRows();
-    const input = (key, attrs = {}, after) =>
-      (fields[key] = h(attrs.rows ? "textarea" : "input", {
+    const input = (key, attrs = {}, after) => {
+      const el = h(attrs.rows ? "textarea" : "input", {
         name: key,
-        value: st[key],
         ...attrs,
         oninput: (e) =>
           change(() => {
             st[key] = e.target.value;
             if (after) after();
           }),
-      }));
+      });
+      el.value = st[key]; // a property: a textarea has no value attribute
+      return (fields[key] = el);
+    };
     form.append(
       h("fieldset", {}, h("legend", {}, "Matchers"), h("p", { class: "muted hint" }, "Alerts matching all of these are silenced."), rows,
         h("button", { type: "button", class: "add-matcher", onclick: () => change(() => st.matchers.push({ name: "", op: "=", value: "" }), drawRows) }, "+ Matcher"),
@@ -352,10 +364,13 @@ function mountEditor(root, ctx) {
     try {
       const res = await am("silences", { method: "POST", json: r.body });
       localStorage.setItem(AUTHOR_KEY, r.body.createdBy);
-      ctx.navigate("/silences?saved=" + encodeURIComponent(res.silenceID));
+      const q = new URLSearchParams({ saved: res.silenceID });
+      if (editId && res.silenceID !== editId) q.set("replaced", editId);
+      ctx.navigate("/silences?" + q.toString());
     } catch (e) {
       btn.disabled = false;
-      serverError.append(errorBox("The alert manager refused the silence:", e.message));
+      // Alertmanager answers errors as a bare JSON string; show it as text.
+      serverError.append(errorBox("The alert manager refused the silence:", typeof e.body === "string" ? e.body : e.message));
     }
   }
 
