@@ -120,10 +120,10 @@ def test_silence_created_edited_and_expired_in_the_ui(stack: Stack, console: Any
     expect(expired_card).to_be_visible()
     assert {s["status"]["state"] for s in _silences(stack)} == {"expired"}
     wait_for(
-        lambda: api(stack, "/api/v2/alerts?filter=alertname%3D%22TargetDown%22")[0]["status"][
-            "state"
-        ]
-        == "active"
+        lambda: (
+            api(stack, "/api/v2/alerts?filter=alertname%3D%22TargetDown%22")[0]["status"]["state"]
+            == "active"
+        )
     )
 
 
