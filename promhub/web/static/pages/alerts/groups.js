@@ -103,14 +103,14 @@ export function mount(root, ctx) {
     if (state.receiver) params.receiver = regexEscape(state.receiver);
     try {
       const [groups, rules, receivers] = await Promise.all([
-        am("alerts/groups", { params, signal: abort.signal }),
+        am("alerts/groups", { params, signal: abort.signal }).catch(noAlertManager),
         v1("rules", { type: "alert" }, { signal: abort.signal }),
-        receiversLoaded ? null : am("receivers", { signal: abort.signal }),
+        receiversLoaded ? null : am("receivers", { signal: abort.signal }).catch(noAlertManager),
       ]);
       if (mine !== seq) return;
-      if (receivers) {
+      if (!receiversLoaded) {
         receiversLoaded = true;
-        for (const r of receivers) receiverSelect.append(h("option", { value: r.name }, r.name));
+        for (const r of receivers || []) receiverSelect.append(h("option", { value: r.name }, r.name));
         receiverSelect.value = state.receiver;
       }
       clear(out).append(...render(groups, pendingAlerts(rules, matchers)).flat());
@@ -121,10 +121,12 @@ export function mount(root, ctx) {
   }
 
   function render(groups, pending) {
-    const firing = groups.reduce((n, g) => n + g.alerts.length, 0);
+    const firing = (groups || []).reduce((n, g) => n + g.alerts.length, 0);
     return [
       h("h2", {}, "Alert manager groups ", h("span", { class: "badge firing" }, String(firing))),
-      groups.length
+      groups === null
+        ? h("p", { class: "muted empty" }, "The built-in alert manager is not enabled (alerting.alertmanager_config in the configuration); firing alerts show on the Rules page.")
+        : groups.length
         ? groups.map((g) => groupCard(g, addFilter))
         : h("p", { class: "muted empty" }, "No alerts in the alert manager match."),
       h(
@@ -146,6 +148,12 @@ export function mount(root, ctx) {
     clearInterval(timer);
     abort.abort();
   };
+}
+
+// Without the built-in alert manager its API answers 404: show the rule side only.
+function noAlertManager(e) {
+  if (e.status === 404) return null;
+  throw e;
 }
 
 /** Pending alerts from the rules API, with their rule's `for`, filtered like the groups. */

@@ -44,13 +44,17 @@ function mountList(root, ctx) {
     ),
     // Alertmanager semantics: an active silence whose matchers or start changed is
     // expired and replaced by a new one; say so, as the id the user knew is now expired.
-    replaced
-      ? h(
-          "div",
-          { class: "warn-box replaced-note" },
-          `Saved as a new silence ${saved.slice(0, 8)}; the edited one (${replaced.slice(0, 8)}) was expired, as the alert manager does when an active silence changes.`,
-        )
-      : null,
+    h(
+      "div",
+      {},
+      replaced
+        ? h(
+            "div",
+            { class: "warn-box replaced-note" },
+            `Saved as a new silence ${saved.slice(0, 8)}; the edited one (${replaced.slice(0, 8)}) was expired, as the alert manager does when an active silence changes.`,
+          )
+        : null,
+    ),
     out,
   );
 
