@@ -47,6 +47,10 @@ def test_firing_alert_is_grouped_with_its_summary_and_pending_alert_is_shown(
     expect(group).to_have_count(0)
     expect(pending).to_be_visible()
     assert "filter=severity" in page.url
+    # The receiver filter lists the configured receivers.
+    page.select_option('select[aria-label="Receiver"]', "default")
+    expect(pending).to_be_visible()
+    assert "receiver=default" in page.url
     # Clicking a label chip filters by it.
     page.fill("input.matcher-input", "")
     expect(group).to_be_visible()
@@ -156,6 +160,9 @@ def test_history_lists_the_target_down_firing(stack: Stack, console: Any) -> Non
     expect(fired.first).to_contain_text('job="broken"')
     notified = page.locator('tr[data-kind="notification"]', has_text='alertname="TargetDown"')
     expect(notified.first).to_contain_text("to default: 1 firing")
+    page.select_option('select[aria-label="Time range"]', "1h")
+    expect(fired.first).to_be_visible()
+    assert "range=1h" in page.url
     # Filtering by a matcher that selects nothing empties the table (and lands in the URL).
     page.fill("input.matcher-input", 'alertname="NoSuchAlert"')
     expect(page.locator(".empty")).to_have_text("No events in this range.")

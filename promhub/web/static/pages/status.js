@@ -193,7 +193,8 @@ async function drawTSDB(body, ctx, signal) {
       "div",
       { class: "status-grid" },
       topTable("Series count by metric name", "Metric", "Series", st.seriesCountByMetricName, total, "metrics", (n) =>
-        h("a", { href: "/explore?" + new URLSearchParams({ "g0.expr": `count by (__name__) ({__name__="${n}"})`, "g0.tab": "1" }) }, n),
+        // Its series, in Explore's table view (g0.tab=1).
+        h("a", { href: "/explore?" + new URLSearchParams({ "g0.expr": n, "g0.tab": "1" }), title: "Show its series in Explore" }, n),
       ),
       topTable("Label value count by label name", "Label", "Values", st.labelValueCountByLabelName, null, "label-values"),
       topTable("Series count by label-value pair", "Pair", "Series", st.seriesCountByLabelValuePair, total, "pairs"),
