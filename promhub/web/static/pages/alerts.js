@@ -1,6 +1,26 @@
-// The alerts page (placeholder until it is built).
-import { h } from "../lib/dom.js";
+// The alerts page: three tabs on three URLs (/alerts, /silences, /history) so each is a
+// shareable link; the tab modules live in pages/alerts/.
+import { h, loadCSS, tabs } from "../lib/dom.js";
 
-export function mount(root) {
-  root.append(h("h1", {}, "alerts"), h("p", { class: "muted" }, "Not built yet."));
+const TABS = [
+  { id: "alerts", label: "Alerts", load: () => import("./alerts/groups.js") },
+  { id: "silences", label: "Silences", load: () => import("./alerts/silences.js") },
+  { id: "history", label: "History", load: () => import("./alerts/history.js") },
+];
+
+export async function mount(root, ctx) {
+  loadCSS("/static/pages/ops.css");
+  loadCSS("/static/pages/alerts.css");
+  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
+  root = root.appendChild(h("div", { class: "ops-page" }));
+  const id = ctx.path.replace(/^\//, "") || "alerts";
+  const tab = TABS.find((t) => t.id === id) || TABS[0];
+  const body = h("div", { class: "alerts-tab" });
+  root.append(
+    h("h1", {}, "Alerts"),
+    tabs(TABS, tab.id, (next) => next !== tab.id && ctx.navigate("/" + next)),
+    body,
+  );
+  const mod = await tab.load();
+  return mod.mount(body, ctx);
 }
