@@ -61,7 +61,8 @@ def parse_dashboard(raw: bytes | str) -> dict[str, Any]:
     if uid in (None, ""):
         doc["uid"] = secrets.token_urlsafe(9).replace("_", "x").replace("-", "y")
     doc.pop("id", None)
-    return doc
+    model: dict[str, Any] = doc
+    return model
 
 
 def _validate(doc: dict[str, Any]) -> None:
@@ -102,9 +103,9 @@ def _validate_panel(p: Any, where: str) -> None:
     if grid is not None:
         if not isinstance(grid, dict):
             raise DashboardError(f"{where}.gridPos: must be an object")
-        for k in ("h", "w", "x", "y"):
-            if k in grid and not isinstance(grid[k], int | float):
-                raise DashboardError(f"{where}.gridPos.{k}: must be a number")
+        for key in ("h", "w", "x", "y"):
+            if key in grid and not isinstance(grid[key], int | float):
+                raise DashboardError(f"{where}.gridPos.{key}: must be a number")
     targets = p.get("targets", [])
     if not isinstance(targets, list):
         raise DashboardError(f"{where}.targets: must be a list")
