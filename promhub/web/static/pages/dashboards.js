@@ -1,6 +1,12 @@
-// The dashboards page (placeholder until it is built).
-import { h } from "../lib/dom.js";
+// The dashboards page: /dashboards lists and imports Grafana dashboards, /dashboards/<uid>
+// draws one (see dashboards/view.js). Only the public API: /api/v1/dashboards and queries.
+import { loadCSS } from "../lib/dom.js";
+import { mountList } from "./dashboards/list.js";
+import { mountView } from "./dashboards/view.js";
 
-export function mount(root) {
-  root.append(h("h1", {}, "dashboards"), h("p", { class: "muted" }, "Not built yet."));
+export function mount(root, ctx) {
+  loadCSS("/static/pages/dashboards.css");
+  const uid = ctx.match[1] ? decodeURIComponent(ctx.match[1]) : "";
+  if (uid) return mountView(root, ctx, uid);
+  return mountList(root, ctx);
 }
