@@ -178,12 +178,9 @@ def test_dashboard_fits_a_phone_in_one_column(stack: Stack, console: Any) -> Non
     page = console(stack.url, viewport=PHONE).goto("/dashboards/promhub-self")
     wait_panels(page, 18)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    boxes = [
-        b
-        for b in page.locator(".dash-panel").evaluate_all(
-            "ps => ps.map(p => { const r = p.getBoundingClientRect(); return [r.x, r.width, r.y]; })"
-        )
-    ]
+    boxes = page.locator(".dash-panel").evaluate_all(
+        "ps => ps.map(p => p.getBoundingClientRect()).map(r => [r.x, r.width, r.y])"
+    )
     xs = {round(x) for x, _, _ in boxes}
     assert len(xs) == 1, f"panels not in one column: x={xs}"
     assert all(w > PHONE["width"] * 0.8 for _, w, _ in boxes)
