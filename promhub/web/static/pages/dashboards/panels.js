@@ -222,6 +222,8 @@ async function renderTimeseries(body, panel, env) {
     height,
     showLegend,
     thresholds: chartThresholds(panel),
+    // Unit labels ("7.5k ops/s") vary in width: size the axis to its longest tick.
+    axisSize: (u, values) => (values ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 8 + 24) : 70),
   });
   holder.dataset.series = String(series.length);
   return () => chart.destroy();

@@ -85,6 +85,7 @@ export async function mountView(root, ctx, uid) {
   }
 
   function saveUrl(push = false) {
+    if (!root.isConnected) return; // the user has left: this URL belongs to another page
     const p = new URLSearchParams();
     p.set("from", state.from);
     p.set("to", state.to);
@@ -331,6 +332,7 @@ export async function mountView(root, ctx, uid) {
     if (e.name === "AbortError") return () => {};
     throw e;
   }
+  if (!root.isConnected) return () => abort.abort();
   drawVarBar();
   saveUrl();
   drawPanels();
