@@ -186,3 +186,23 @@ def test_dashboard_fits_a_phone_in_one_column(stack: Stack, console: Any) -> Non
     assert all(w > PHONE["width"] * 0.8 for _, w, _ in boxes)
     ys = [y for _, _, y in boxes]
     assert ys == sorted(ys)
+
+
+def test_grafana4_rows_dashboard_is_laid_out_and_drawn(stack: Stack, console: Any) -> None:
+    """Pre-Grafana-5 dashboards (rows with 12-column spans, singlestat, graph, [[var]])."""
+    body = (Path(__file__).parent / "fixtures" / "grafana-legacy-rows.json").read_bytes()
+    req = urllib.request.Request(stack.url + "/api/v1/dashboards", data=body, method="POST")
+    urllib.request.urlopen(req).close()
+    page = console(stack.url).goto("/dashboards/legacy-rows")
+    wait_panels(page, 4)
+    assert page.locator(".dash-panel-error").count() == 0
+    assert page.locator("select[data-var=job] option").all_inner_texts() == ["node", "promhub"]
+    assert page.locator("select[data-var=job]").input_value() == "node"
+    assert panel(page, "Up (node)").locator(".dash-stat-value").inner_text() == "1"
+    assert panel(page, "Scrape (gauge)").locator("svg .dash-gauge-track").count() == 1
+    assert page.locator("button.dash-row").all_inner_texts()[1].endswith("Graphs for node (1 panel)")
+    samples = panel(page, "Samples").locator(".dash-chart")
+    assert samples.get_attribute("data-series") == "1"
+    # span 4 of 12 → a third of the width; span 12 → the full width.
+    widths = [panel(page, t).bounding_box()["width"] for t in ("Up (node)", "Samples")]
+    assert 0.28 < widths[0] / widths[1] < 0.36

@@ -47,6 +47,12 @@ export function thresholdSteps(panel) {
   return [{ value: null, color: "green" }];
 }
 
+/** For thresholds.mode "percentage": a step's value as a point between min and max. */
+function percentOf(panel, min, max) {
+  if (defaults(panel).thresholds?.mode !== "percentage") return undefined;
+  return (pct) => min + ((max - min) * pct) / 100;
+}
+
 function thresholdColor(steps, v, pctOf) {
   let color = steps[0]?.color;
   for (const s of steps) {
@@ -68,8 +74,8 @@ function fieldOpts(panel) {
   return {
     unit: d.unit || y.format || panel.format || "short",
     decimals: num(d.decimals ?? y.decimals ?? panel.decimals),
-    min: num(d.min ?? y.min),
-    max: num(d.max ?? y.max),
+    min: num(d.min ?? y.min ?? panel.gauge?.minValue),
+    max: num(d.max ?? y.max ?? panel.gauge?.maxValue),
   };
 }
 
@@ -87,10 +93,37 @@ function mapValue(panel, v) {
   return null;
 }
 
+// Grafana units lib/format.js does not know, mapped onto ones it does (or a suffix).
+const EXTRA_UNITS = {
+  decbits: (v, d) => formatValue(v, "bits", d),
+  KBs: (v, d) => formatValue(v * 1000, "decbytes", d) + "/s",
+  MBs: (v, d) => formatValue(v * 1e6, "decbytes", d) + "/s",
+  kbytes: (v, d) => formatValue(v * 1024, "bytes", d),
+  mbytes: (v, d) => formatValue(v * 1048576, "bytes", d),
+  deckbytes: (v, d) => formatValue(v * 1000, "decbytes", d),
+  pps: (v, d) => formatValue(v, "short", d) + " p/s",
+  iops: (v, d) => formatValue(v, "short", d) + " io/s",
+  cps: (v, d) => formatValue(v, "short", d) + " c/s",
+  m: (v, d) => formatValue(v * 60, "s", d),
+  h: (v, d) => formatValue(v * 3600, "s", d),
+  d: (v, d) => formatValue(v * 86400, "s", d),
+  dtdurations: (v, d) => formatValue(v, "s", d),
+  dtdurationms: (v, d) => formatValue(v, "ms", d),
+  celsius: (v, d) => formatValue(v, "none", d ?? 1) + " °C",
+  hertz: (v, d) => formatValue(v, "short", d) + "Hz",
+};
+
+/** formatValue plus the units in EXTRA_UNITS. */
+export function fmt(v, unit, decimals) {
+  const f = EXTRA_UNITS[unit];
+  if (f && typeof v === "number" && Number.isFinite(v)) return f(v, decimals);
+  return formatValue(v, unit, decimals);
+}
+
 function display(panel, v, fo) {
   const mapped = v === null ? null : mapValue(panel, v);
   return {
-    text: mapped?.text ?? formatValue(v, fo.unit, fo.decimals),
+    text: mapped?.text ?? fmt(v, fo.unit, fo.decimals),
     color: mapped?.color,
   };
 }
@@ -321,7 +354,7 @@ async function renderGauge(body, panel, env) {
   for (const s of series) {
     const v = reduce(panel, s.values || []);
     const d = display(panel, v, fo);
-    const color = canvasColor(d.color || (v === null ? "text" : thresholdColor(steps, v)));
+    const color = canvasColor(d.color || (v === null ? "text" : thresholdColor(steps, v, percentOf(panel, min, max))));
     wrap.append(
       h(
         "div",
@@ -348,7 +381,7 @@ async function renderBarGauge(body, panel, env) {
   for (const s of series) {
     const v = s.value;
     const d = display(panel, v, fo);
-    const color = cssColor(d.color || (Number.isFinite(v) ? thresholdColor(steps, v) : "text"));
+    const color = cssColor(d.color || (Number.isFinite(v) ? thresholdColor(steps, v, percentOf(panel, min, max)) : "text"));
     const pct = Number.isFinite(v) ? Math.min(100, Math.max(0, ((v - min) / (max - min || 1)) * 100)) : 0;
     list.append(
       h(
@@ -422,7 +455,8 @@ const RENDERERS = {
   timeseries: renderTimeseries,
   graph: renderTimeseries,
   stat: renderStat,
-  singlestat: renderStat,
+  // Grafana < 7 singlestat: a gauge when its gauge.show is set, else a stat.
+  singlestat: (body, panel, env) => (panel.gauge?.show ? renderGauge : renderStat)(body, panel, env),
   gauge: renderGauge,
   bargauge: renderBarGauge,
   table: renderTable,

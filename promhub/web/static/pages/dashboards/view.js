@@ -30,6 +30,37 @@ function stepFor(seconds, width) {
   return Math.max(1, Math.round(seconds / points));
 }
 
+/**
+ * Dashboards from before Grafana 5 (schemaVersion < 16) keep panels in `rows` with a 12-column
+ * `span` and a pixel `height`; place them on the 24-column grid as Grafana's migration does.
+ */
+export function legacyRowsToPanels(rows) {
+  const out = [];
+  let y = 0;
+  for (const row of rows) {
+    const hUnits = Math.max(3, Math.ceil((parseInt(row.height, 10) || 250) / 38));
+    if (row.showTitle || rows.length > 1) {
+      out.push({ type: "row", title: row.title || "", collapsed: !!row.collapse, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+      y += 1;
+    }
+    let x = 0;
+    const inRow = [];
+    for (const p of row.panels || []) {
+      const w = Math.min(24, Math.max(1, Math.round((p.span || 12) * 2)));
+      if (x + w > 24) {
+        x = 0;
+        y += hUnits;
+      }
+      inRow.push({ ...p, gridPos: { x, y, w, h: hUnits } });
+      x += w;
+    }
+    if (row.collapse && out.length && out.at(-1).type === "row") out.at(-1).panels = inRow;
+    else out.push(...inRow);
+    y += row.panels?.length ? hUnits : 0;
+  }
+  return out;
+}
+
 /** Split the panel list into sections: [{row (or null), panels}] in gridPos order. */
 function sections(panels) {
   const sorted = panels
@@ -62,6 +93,7 @@ export async function mountView(root, ctx, uid) {
     return () => abort.abort();
   }
   const model = res.data.dashboard;
+  if (!Array.isArray(model.panels) && Array.isArray(model.rows)) model.panels = legacyRowsToPanels(model.rows);
   document.title = `promhub · ${model.title}`;
   const vars = initVars(model);
 
@@ -319,7 +351,7 @@ export async function mountView(root, ctx, uid) {
         },
         h("span", {}, open ? "▾ " : "▸ "),
         interpolate(s.row.title || "Row", scope(r), { fmt: "text" }),
-        h("span", { class: "muted dash-row-count" }, ` (${s.panels.length} panels)`),
+        h("span", { class: "muted dash-row-count" }, ` (${s.panels.length} panel${s.panels.length === 1 ? "" : "s"})`),
       );
       container.append(toggle, content);
       if (open && s.panels.length) drawSection(content, s.panels, r, gen);
