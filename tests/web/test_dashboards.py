@@ -200,7 +200,8 @@ def test_grafana4_rows_dashboard_is_laid_out_and_drawn(stack: Stack, console: An
     assert page.locator("select[data-var=job]").input_value() == "node"
     assert panel(page, "Up (node)").locator(".dash-stat-value").inner_text() == "1"
     assert panel(page, "Scrape (gauge)").locator("svg .dash-gauge-track").count() == 1
-    assert page.locator("button.dash-row").all_inner_texts()[1].endswith("Graphs for node (1 panel)")
+    rows = page.locator("button.dash-row").all_inner_texts()
+    assert rows[1].endswith("Graphs for node (1 panel)")
     samples = panel(page, "Samples").locator(".dash-chart")
     assert samples.get_attribute("data-series") == "1"
     # span 4 of 12 → a third of the width; span 12 → the full width.
