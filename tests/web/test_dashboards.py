@@ -177,6 +177,7 @@ def test_host_overview_starter_renders_node_exporter_data(stack: Stack, console:
 def test_dashboard_fits_a_phone_in_one_column(stack: Stack, console: Any) -> None:
     page = console(stack.url, viewport=PHONE).goto("/dashboards/promhub-self")
     wait_panels(page, 18)
+    assert page.locator(".dash-panel-error").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     boxes = page.locator(".dash-panel").evaluate_all(
         "ps => ps.map(p => p.getBoundingClientRect()).map(r => [r.x, r.width, r.y])"
@@ -207,3 +208,12 @@ def test_grafana4_rows_dashboard_is_laid_out_and_drawn(stack: Stack, console: An
     # span 4 of 12 → a third of the width; span 12 → the full width.
     widths = [panel(page, t).bounding_box()["width"] for t in ("Up (node)", "Samples")]
     assert 0.28 < widths[0] / widths[1] < 0.36
+
+
+def test_http_red_starter_without_http_metrics_says_no_data(stack: Stack, console: Any) -> None:
+    """The stack serves no http_requests_total: every panel says so, none fails."""
+    page = console(stack.url).goto("/dashboards/promhub-http-red")
+    wait_panels(page, 11)
+    assert page.locator(".dash-panel-error").count() == 0
+    assert page.locator(".dash-panel .dash-nodata").count() == 11
+    assert page.locator("select[data-var=job] option").all_inner_texts() == ["All"]

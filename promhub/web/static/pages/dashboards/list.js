@@ -45,7 +45,7 @@ export async function mountList(root, ctx) {
         h(
           "table",
           { class: "data dash-table-list" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", {}, "Tags"), h("th", {}, "Panels"), h("th", {}, ""))),
+          h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", { class: "dash-tags" }, "Tags"), h("th", {}, "Panels"), h("th", {}, ""))),
           h("tbody", {}, data.map((d) => row(d))),
         ),
       ),
@@ -83,7 +83,7 @@ export async function mountList(root, ctx) {
       "tr",
       { dataset: { uid: d.uid } },
       h("td", {}, h("a", { href: `/dashboards/${encodeURIComponent(d.uid)}`, "data-nav": "" }, d.title), d.builtin ? h("span", { class: "badge dash-builtin" }, "built-in") : null),
-      h("td", {}, (d.tags || []).map((t) => h("span", { class: "label-chip" }, t))),
+      h("td", { class: "dash-tags" }, (d.tags || []).map((t) => h("span", { class: "label-chip" }, t))),
       h("td", {}, String(d.panels)),
       actions,
     );
