@@ -62,7 +62,7 @@ def test_import_list_get_delete_round_trip(stack: Stack) -> None:
         "uid": uid,
         "title": "Fixture: targets",
         "tags": ["test"],
-        "panels": 7,  # the row itself is not a panel
+        "panels": 8,  # the row itself is not a panel
         "builtin": False,
     }
     code, body = call("GET", f"{stack.url}/api/v1/dashboards/{uid}")

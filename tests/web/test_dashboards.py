@@ -51,7 +51,8 @@ def test_imported_grafana_dashboard_renders_every_panel_and_follows_its_variable
     page.set_input_files("input[type=file]", str(FIXTURE))
     page.wait_for_url("**/dashboards/fixture-targets?*")
     assert "fixture-targets" in dashboards(stack)
-    wait_panels(page, 7)
+    # 8 panels, one of them repeated for each of the 3 instances.
+    wait_panels(page, 10)
     assert page.locator(".dash-panel-error").count() == 0
     # All instances selected by default ($instance: multi + include All).
     assert "var-instance=%24__all" in page.url
@@ -79,12 +80,17 @@ def test_imported_grafana_dashboard_renders_every_panel_and_follows_its_variable
     assert "<b>not bold</b> for All" in notes.inner_text()
     assert notes.locator("b").count() == 0
     assert "not supported" in panel(page, "Pie").inner_text()
+    # The repeated stat: one copy per instance, its value mapped (1 → UP, 0 → DOWN).
+    for s in up:
+        copy = panel(page, f"Up {s['metric']['instance']}").first
+        expect = {"1": "UP", "0": "DOWN"}[s["value"][1]]
+        assert expect in copy.locator(".dash-stat-value").all_inner_texts()
 
     # One instance: every query follows the variable.
     page.select_option("select[data-var=instance]", stack.node_exporter)
     page.wait_for_function(
         "document.querySelector('.dash-chart')?.dataset.series === '1'"
-        " && document.querySelectorAll('.dash-panel.dash-ready').length === 7"
+        " && document.querySelectorAll('.dash-panel.dash-ready').length === 8"
     )
     assert "var-instance=" + urllib.parse.quote(stack.node_exporter) in page.url
     assert panel(page, "Targets").locator(".dash-stat-value").inner_text() == "1"
@@ -94,7 +100,7 @@ def test_imported_grafana_dashboard_renders_every_panel_and_follows_its_variable
 
     # The URL carries the choice: a reload shows the same view.
     page.reload()
-    wait_panels(page, 7)
+    wait_panels(page, 8)
     assert panel(page, "Targets table").locator("tbody tr").count() == 1
 
     # Collapsing a row hides its panels.

@@ -61,6 +61,53 @@ export function legacyRowsToPanels(rows) {
   return out;
 }
 
+/** The values a variable stands for, with All expanded. */
+function expandedValues(v) {
+  const cur = v.current || [];
+  if (cur.includes(ALL)) return v.options.filter((o) => o.value !== ALL).map((o) => o.value);
+  return cur;
+}
+
+/**
+ * Grafana's panel `repeat`: one copy per value of the variable, side by side ("h", wrapping
+ * at maxPerRow) or stacked ("v"); panels below move down by the rows the copies add.
+ */
+export function expandRepeats(list, vars) {
+  const sorted = list.slice().sort((a, b) => (a.gridPos?.y ?? 0) - (b.gridPos?.y ?? 0) || (a.gridPos?.x ?? 0) - (b.gridPos?.x ?? 0));
+  const out = [];
+  let shift = 0;
+  for (const p of sorted) {
+    const gp = { x: 0, y: 0, w: 12, h: 8, ...(p.gridPos || {}) };
+    const v = p.repeat ? vars.get(p.repeat) : null;
+    const values = v ? expandedValues(v) : [];
+    if (values.length === 0) {
+      out.push({ ...p, gridPos: { ...gp, y: gp.y + shift } });
+      continue;
+    }
+    const y = gp.y + shift;
+    if (p.repeatDirection === "v") {
+      values.forEach((val, i) => out.push({ ...p, repeatValue: val, gridPos: { ...gp, y: y + i * gp.h } }));
+      shift += (values.length - 1) * gp.h;
+      continue;
+    }
+    const perRow = Math.max(1, Math.min(values.length, p.maxPerRow || Math.floor(24 / Math.max(1, gp.w)) || 1));
+    const w = Math.max(1, Math.floor(24 / perRow));
+    values.forEach((val, i) =>
+      out.push({ ...p, repeatValue: val, gridPos: { x: (i % perRow) * w, y: y + Math.floor(i / perRow) * gp.h, w, h: gp.h } }),
+    );
+    shift += (Math.ceil(values.length / perRow) - 1) * gp.h;
+  }
+  return out;
+}
+
+/** The variables with `name` pinned to one value (for a repeated panel's copy). */
+function pinnedVars(vars, name, value) {
+  const out = new Map(vars);
+  const v = vars.get(name);
+  if (v) out.set(name, { ...v, current: [value], multi: false, includeAll: false });
+  return out;
+}
+
 /** Split the panel list into sections: [{row (or null), panels}] in gridPos order. */
 function sections(panels) {
   const sorted = panels
@@ -261,6 +308,8 @@ export async function mountView(root, ctx, uid) {
   }
 
   // ------------------------------------------------------------------ panels
+  const pinned = (name, value) => pinnedVars(vars, name, value);
+
   function scope(r) {
     return { vars, builtins: builtins(r.start, r.end, r.step) };
   }
@@ -290,10 +339,12 @@ export async function mountView(root, ctx, uid) {
 
   function drawSection(container, list, r, gen) {
     const y0 = Math.min(...list.map((p) => p.gridPos?.y ?? 0));
-    const env = { range: r, scope: scope(r), signal: abort.signal, y0 };
+    const base = { range: r, scope: scope(r), signal: abort.signal, y0 };
     const g = h("div", { class: "dash-grid" });
     container.append(g);
-    for (const p of list) {
+    for (const p of expandRepeats(list, vars)) {
+      // A repeated panel's copy sees its own value of the repeat variable.
+      const env = p.repeatValue === undefined ? base : { ...base, scope: { ...base.scope, vars: pinned(p.repeat, p.repeatValue) } };
       const { box, body } = panelBox(p, env);
       g.append(box);
       // Draw after layout, so charts know their box's size.
