@@ -93,6 +93,13 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=True,
         help="accept Pushgateway pushes on /metrics/job/... (default on)",
     )
+    p.add_argument(
+        "--web.enable-dashboard-writes",
+        dest="enable_dashboard_writes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="import and delete dashboards via /api/v1/dashboards (default on)",
+    )
     p.add_argument("--web.external-url", dest="external_url", default="")
     p.add_argument(
         "--web.max-request-body-bytes",
@@ -318,6 +325,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             enable_otlp_receiver=args.enable_otlp_receiver,
             enable_remote_write_receiver=args.enable_remote_write_receiver,
             enable_push_api=args.enable_push_api,
+            enable_dashboard_writes=args.enable_dashboard_writes,
             external_url=args.external_url,
             max_body_bytes=_size_bytes(args.max_body),
             log_level=args.log_level,
@@ -349,6 +357,7 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "web.enable-otlp-receiver": str(args.enable_otlp_receiver).lower(),
                 "web.enable-remote-write-receiver": str(args.enable_remote_write_receiver).lower(),
                 "web.enable-push-api": str(args.enable_push_api).lower(),
+                "web.enable-dashboard-writes": str(args.enable_dashboard_writes).lower(),
                 "web.external-url": args.external_url,
                 "log.level": args.log_level,
                 "web.config.file": args.web_config_file,

@@ -219,6 +219,9 @@ def build_app(server: Server) -> web.Application:
     from promhub.api.alertmanager import register_alertmanager_api
 
     register_alertmanager_api(app)
+    from promhub.api.dashboards import register_dashboards
+
+    register_dashboards(app)
     from promhub.web import register_console
 
     # The console at "/" (clients such as prometheus-api-client probe "/" for a 2xx).

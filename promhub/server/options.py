@@ -37,6 +37,8 @@ class Options:
     enable_remote_write_receiver: bool = False
     #: ``--[no-]web.enable-push-api``: accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...).
     enable_push_api: bool = True
+    #: ``--[no-]web.enable-dashboard-writes``: import and delete dashboards over the API.
+    enable_dashboard_writes: bool = True
     external_url: str = ""
     max_body_bytes: int = 64 * 1024 * 1024
     #: ``--web.config.file``: TLS and basic auth (exporter-toolkit web.yml); empty: none.

@@ -28,13 +28,17 @@ function toSearch(params) {
   return qs;
 }
 
-async function request(method, path, { params, form, json, signal } = {}) {
+async function request(method, path, { params, form, json, text: rawBody, signal } = {}) {
   const init = { method, credentials: "same-origin", signal, headers: { Accept: "application/json" } };
   if (form) {
     init.body = toSearch(form);
     init.headers["Content-Type"] = "application/x-www-form-urlencoded";
   } else if (json !== undefined) {
     init.body = JSON.stringify(json);
+    init.headers["Content-Type"] = "application/json";
+  } else if (rawBody !== undefined) {
+    // JSON text sent as written, so the server (not the browser) reports what is wrong in it.
+    init.body = rawBody;
     init.headers["Content-Type"] = "application/json";
   }
   let resp;

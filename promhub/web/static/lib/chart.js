@@ -72,7 +72,8 @@ function stack(ys) {
  * Draw a time-series chart in `el`.
  * opts: { result (matrix), start, end, step, stacked, unit, decimals, height, names
  *         (array of legend names), showLegend (default true), min, max, colors,
- *         thresholds: [{value, color}] (drawn as dashed lines) }
+ *         thresholds: [{value, color}] (drawn as dashed lines), axisSize (y axis width:
+ *         px, or uPlot's size function; default 70) }
  * Returns { destroy(), uplot }.
  */
 export function timeSeriesChart(el, opts) {
@@ -129,7 +130,8 @@ export function timeSeriesChart(el, opts) {
           stroke: axisColor,
           grid: { stroke: gridColor, width: 1 },
           ticks: { stroke: gridColor },
-          size: 70,
+          // opts.axisSize: a number, or uPlot's size(u, values) to fit the tick labels.
+          size: opts.axisSize ?? 70,
           values: (u, splits) => splits.map((v) => formatValue(v, unit)),
         },
       ],
