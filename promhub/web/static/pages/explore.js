@@ -200,6 +200,7 @@ function createPanel(state, { runAll, sync, remove }) {
     last = { body: answer, win };
     const g = graphView(answer.data, win, s.stacked);
     setView(g, g.el);
+    g.draw();
   }
 
   async function run() {

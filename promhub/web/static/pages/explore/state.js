@@ -100,9 +100,9 @@ export function graphWindow(p, now = Date.now() / 1000) {
     note = `step raised from ${formatDuration(step)} to ${formatDuration(minStep)}: at most ${MAX_POINTS} points per series`;
     step = minStep;
   }
-  // Align to the step so refreshes sample the same instants (no jumping lines).
-  const alignedEnd = p.end === null ? Math.floor(end / step) * step : end;
-  return { start: alignedEnd - range, end: alignedEnd, step, note };
+  // Not aligned to the step: rounding "now" down would hide the newest samples (and a fresh
+  // server's only ones) for up to a step.
+  return { start: end - range, end, step, note };
 }
 
 /** Prometheus' parse errors start "L:C: parse error: …" (C counts from 1 within line L). */

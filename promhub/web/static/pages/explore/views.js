@@ -31,19 +31,19 @@ function labelChips(metric) {
 }
 
 /**
- * Draw a range-query answer. Returns { el, destroy() }; el holds the chart (uPlot's legend
+ * Draw a range-query answer. Returns { el, draw(), destroy() }; el holds the chart (uPlot's legend
  * lists every series by name).
  */
 export function graphView(data, win, stacked) {
   const el = h("div", { class: "explore-graph" });
   if (data.resultType !== "matrix") {
     el.append(h("div", { class: "muted" }, `A ${data.resultType} cannot be graphed; use the table view.`));
-    return { el, destroy() {} };
+    return { el, draw() {}, destroy() {} };
   }
   const all = data.result;
   if (all.length === 0) {
     el.append(h("div", { class: "muted explore-empty" }, "Empty query result"));
-    return { el, destroy() {} };
+    return { el, draw() {}, destroy() {} };
   }
   const result = all.slice(0, MAX_GRAPH_SERIES);
   const info =
@@ -54,27 +54,25 @@ export function graphView(data, win, stacked) {
   el.append(chartEl);
   if (info) el.prepend(info);
   let chart = null;
-  // uPlot sizes itself from its parent's width: draw once the element is in the page.
-  requestAnimationFrame(() => {
-    if (!chartEl.isConnected) return;
-    chart = timeSeriesChart(chartEl, {
-      result,
-      start: win.start,
-      end: win.end,
-      step: win.step,
-      stacked,
-      height: window.innerWidth < 700 ? 220 : 300,
-    });
-    el.dataset.series = String(result.length);
-  });
   return {
     el,
+    // uPlot sizes itself from its parent's width: called once the element is in the page.
+    draw() {
+      chart = timeSeriesChart(chartEl, {
+        result,
+        start: win.start,
+        end: win.end,
+        step: win.step,
+        stacked,
+        height: window.innerWidth < 700 ? 220 : 300,
+      });
+      el.dataset.series = String(result.length);
+    },
     destroy() {
       if (chart) chart.destroy();
     },
   };
 }
-
 function valueCell(v) {
   return h("td", { class: "explore-value mono" }, v);
 }
