@@ -258,3 +258,14 @@ def test_phone_width(stack: Stack, console: Any) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     box = panel.locator(".explore-chart canvas").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_step_obeys_the_servers_points_limit(stack: Stack, console: Any) -> None:
+    """An hour at a 0.1 s step would be 36,001 points a series; the server allows 11,000, so
+    the page raises the step (and says so) instead of showing the server's refusal."""
+    c = console(stack.url)
+    page = explore(c, g0_expr="up", g0_range_input="1h", g0_step_input="0.1")
+    panel = page.locator(".explore-panel").first
+    assert len(legend_series(panel)) == 4
+    assert "step raised from 100ms to 1s" in panel.locator(".explore-status").inner_text()
+    assert "step 1s" in panel.locator(".explore-stats").inner_text()

@@ -18,7 +18,8 @@ def test_every_page_loads_from_the_nav_without_errors(stack: Stack, console: Any
         page.click(f'#nav a[data-page="{name}"]')
         page.wait_for_url(f"**/{name}")
         assert page.locator(f'#nav a[data-page="{name}"]').get_attribute("class") == "active"
-        assert page.locator("#page").inner_text().strip() != ""
+        # Pages load their modules after the URL changes: wait for the content, then check.
+        page.wait_for_function("document.getElementById('page').innerText.trim() !== ''")
     # Back goes to the previous page without a reload.
     page.go_back()
     page.wait_for_url("**/rules")

@@ -4,7 +4,6 @@
 import { errorBox, h, loadCSS, tabs } from "../lib/dom.js";
 import { raw } from "../lib/api.js";
 import { formatDuration, humanDuration, parseDuration } from "../lib/format.js";
-import { createEditor } from "./explore/editor.js";
 import {
   RANGES,
   autoStep,
@@ -90,7 +89,7 @@ function createPanel(state, { runAll, sync, remove }) {
   const stats = h("span", { class: "muted explore-stats" });
   const editorEl = h("div", { class: "explore-editor" });
   const removeBtn = h("button", { type: "button", class: "explore-remove", title: "Remove this query", "aria-label": "Remove this query", onclick: () => remove(panel) }, "×");
-  const editor = createEditor(editorEl, { doc: s.expr, onRun: runAll });
+  const editor = lazyEditor(editorEl, { doc: s.expr, onRun: runAll });
 
   // Range, end and step (graph); the evaluation time (table, JSON).
   const rangeSel = h(
@@ -254,7 +253,7 @@ function createPanel(state, { runAll, sync, remove }) {
       box.dataset.offset = String(pos.offset);
       box.title = "Click to put the cursor at the error";
       box.addEventListener("click", () => {
-        editor.view.dispatch({ selection: { anchor: pos.offset } });
+        editor.view?.dispatch({ selection: { anchor: pos.offset } });
         editor.focus();
       });
     }
@@ -283,6 +282,53 @@ function createPanel(state, { runAll, sync, remove }) {
     },
   };
   return panel;
+}
+
+let editorModule = null;
+
+/**
+ * The editor, loaded on first use: the CodeMirror bundle is large, and the page (and the
+ * queries of a shared link) should not wait for it. Until it is there the expression shows as
+ * text and text() answers from it.
+ */
+function lazyEditor(parent, opts) {
+  let real = null;
+  let dead = false;
+  let wantFocus = false;
+  let pendingError = null;
+  const preview = h("pre", { class: "explore-editor-preview" }, opts.doc || " ");
+  parent.append(preview);
+  editorModule ??= import("./explore/editor.js");
+  editorModule.then(
+    (m) => {
+      if (dead) return;
+      preview.remove();
+      real = m.createEditor(parent, opts);
+      if (pendingError) real.setServerError(...pendingError);
+      if (wantFocus) real.focus();
+    },
+    (e) => {
+      preview.replaceWith(errorBox("Cannot load the editor.", String(e)));
+    },
+  );
+  return {
+    get view() {
+      return real?.view;
+    },
+    text: () => (real ? real.text() : opts.doc),
+    setServerError(message, pos) {
+      if (real) real.setServerError(message, pos);
+      else pendingError = [message, pos];
+    },
+    focus() {
+      if (real) real.focus();
+      else wantFocus = true;
+    },
+    destroy() {
+      dead = true;
+      if (real) real.destroy();
+    },
+  };
 }
 
 /** Epoch seconds → the local "YYYY-MM-DDTHH:MM:SS" a datetime-local input shows. */

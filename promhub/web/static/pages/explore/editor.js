@@ -48,7 +48,6 @@ const theme = EditorView.theme({
   },
   ".cm-matchingBracket": { background: "color-mix(in srgb, var(--ok) 25%, transparent)", color: "inherit" },
   ".cm-tooltip": { background: "var(--bg-panel)", color: "var(--fg)", border: "1px solid var(--border)" },
-  ".cm-tooltip-autocomplete > ul > li[aria-selected]": { background: "var(--link)", color: "var(--bg-panel)" },
   ".cm-completionDetail": { color: "var(--fg-muted)" },
   ".cm-completionInfo": { maxWidth: "min(400px, 80vw)" },
   ".cm-diagnostic-error": { borderLeftColor: "var(--crit)" },

@@ -100,9 +100,10 @@ export function graphWindow(p, now = Date.now() / 1000) {
     note = `step raised from ${formatDuration(step)} to ${formatDuration(minStep)}: at most ${MAX_POINTS} points per series`;
     step = minStep;
   }
-  // Not aligned to the step: rounding "now" down would hide the newest samples (and a fresh
-  // server's only ones) for up to a step.
-  return { start: end - range, end, step, note };
+  // The server samples start, start+step, … ≤ end: a start a whole number of steps before
+  // the end puts the last point at the end itself, so the newest samples always show.
+  // (Rounding "now" down to the step would hide up to a step of the newest data.)
+  return { start: end - Math.ceil(range / step - 1e-9) * step, end, step, note };
 }
 
 /** Prometheus' parse errors start "L:C: parse error: …" (C counts from 1 within line L). */
