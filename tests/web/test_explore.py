@@ -113,6 +113,13 @@ def test_table_view_shows_the_labels_and_values_the_api_returns(stack: Stack, co
     page.keyboard.type("1 + 2")
     page.keyboard.press("Shift+Enter")
     page.locator(".explore-table .explore-value", has_text="3").wait_for()
+    # A range selector lists each raw sample with its timestamp.
+    page.keyboard.press("Control+a")
+    page.keyboard.type('up{job="broken"}[10s]')
+    page.keyboard.press("Control+Enter")
+    page.locator(".explore-table .label-chip", has_text='job="broken"').wait_for()
+    samples = page.locator(".explore-table .explore-value div").all_inner_texts()
+    assert len(samples) >= 2 and all(re.fullmatch(r"0 @\d+(\.\d+)?", x) for x in samples)
 
 
 def test_json_view_is_the_api_answer(stack: Stack, console: Any) -> None:
@@ -175,6 +182,23 @@ def test_syntax_error_is_shown_at_its_position(stack: Stack, console: Any) -> No
     assert page.locator(".cm-content").inner_text() == "sum(up) by (job) xfoo"
     mark.wait_for(state="detached")
     expect_error_count(c, 1)
+
+
+def test_error_position_counts_bytes_as_prometheus_does(stack: Stack, console: Any) -> None:
+    """Prometheus (and promhub) count the column in UTF-8 bytes: "é" is two of them."""
+    c = console(stack.url)
+    page = explore(c, g0_expr='up{job="é"} foo', g0_tab="table")
+    page.locator(".explore-error", has_text="1:14: parse error").wait_for()
+    assert page.locator(".explore-editor .cm-server-error").inner_text() == "foo"
+    expect_error_count(c, 1)
+
+
+def test_api_infos_are_shown(stack: Stack, console: Any) -> None:
+    c = console(stack.url)
+    page = explore(c, g0_expr="rate(node_load1[1m])", g0_tab="table")
+    info = page.locator(".explore-info")
+    info.wait_for()
+    assert "might not be a counter" in info.inner_text()
 
 
 def test_two_queries_at_once(stack: Stack, console: Any) -> None:

@@ -106,7 +106,10 @@ export function graphWindow(p, now = Date.now() / 1000) {
   return { start: end - Math.ceil(range / step - 1e-9) * step, end, step, note };
 }
 
-/** Prometheus' parse errors start "L:C: parse error: …" (C counts from 1 within line L). */
+/**
+ * Prometheus' parse errors start "L:C: parse error: …": line L from 1, and C counting UTF-8
+ * bytes from 1 within the line (Go indexes strings by byte). Returns the character offset.
+ */
 export function errorPosition(message, doc) {
   const m = String(message).match(/(?:^|[\s"])(\d+):(\d+): parse error/);
   if (!m) return null;
@@ -116,6 +119,18 @@ export function errorPosition(message, doc) {
   if (line < 1 || line > lines.length) return null;
   let offset = 0;
   for (let i = 0; i < line - 1; i++) offset += lines[i].length + 1;
-  offset += Math.min(Math.max(col - 1, 0), lines[line - 1].length);
+  offset += charIndexOfByte(lines[line - 1], col - 1);
   return { line, col, offset };
+}
+
+/** The index of the character that starts at UTF-8 byte `byte` of text (clamped). */
+function charIndexOfByte(text, byte) {
+  let bytes = 0;
+  let i = 0;
+  while (i < text.length && bytes < byte) {
+    const cp = text.codePointAt(i);
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    i += cp > 0xffff ? 2 : 1;
+  }
+  return i;
 }
