@@ -172,7 +172,7 @@ export function mount(root, ctx) {
       const all = st.job && !jobs.includes(st.job) ? [...jobs, st.job] : jobs;
       jobSel.replaceChildren(
         h("option", { value: "" }, "All jobs"),
-        all.map((j) => h("option", { value: j, selected: j === st.job }, j)),
+        ...all.map((j) => h("option", { value: j, selected: j === st.job }, j)),
       );
     } catch (e) {
       if (e.name !== "AbortError") console.warn("overview: job list", e);

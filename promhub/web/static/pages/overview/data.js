@@ -193,7 +193,9 @@ export function instanceMatcher(instances) {
  * values aligned on the returned xs grid.
  */
 export async function fetchSparklines(matchers, instances, { signal, now = Date.now() / 1000 } = {}) {
-  const end = Math.floor(now / SPARK_STEP) * SPARK_STEP;
+  // End at "now", not on a step boundary: a target scraped for a few seconds still gets
+  // its latest point.
+  const end = Math.floor(now);
   const start = end - SPARK_RANGE;
   const n = SPARK_RANGE / SPARK_STEP + 1;
   const xs = Float64Array.from({ length: n }, (_, i) => start + i * SPARK_STEP);
