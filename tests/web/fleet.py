@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import math
 import urllib.parse
+from typing import Any
 
 from tests.ingest.prompb import encode, write_request
 
@@ -37,9 +38,9 @@ def fleet_series(
         base = {"instance": instance_name(i), "job": "node", "dc": f"dc-{i % 3}"}
         down = down_every > 0 and i % down_every == down_every - 1
 
-        def s(name: str, values: list[float], **extra: str) -> None:
+        def s(name: str, values: list[float], extra: dict[str, str] | None = None) -> None:
             samples = [(int(t * 1000), v) for t, v in zip(times, values, strict=True)]
-            out.append(({"__name__": name, **base, **extra}, samples))
+            out.append(({"__name__": name, **base, **(extra or {})}, samples))  # noqa: B023
 
         s("up", [0.0 if down else 1.0 for _ in times])
         cpu = [_utilisation(i, 37, t) for t in times]
@@ -50,28 +51,30 @@ def fleet_series(
                 user += step * b
                 idles.append(idle)
                 users.append(user)
-            s("node_cpu_seconds_total", idles, cpu=c, mode="idle")
-            s("node_cpu_seconds_total", users, cpu=c, mode="user")
+            s("node_cpu_seconds_total", idles, {"cpu": c, "mode": "idle"})
+            s("node_cpu_seconds_total", users, {"cpu": c, "mode": "user"})
         s("node_memory_MemTotal_bytes", [8.0 * GIB for _ in times])
         s("node_memory_MemAvailable_bytes", [8 * GIB * (1 - _utilisation(i, 53, t)) for t in times])
         fs = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
-        s("node_filesystem_size_bytes", [100.0 * GIB for _ in times], **fs)
+        s("node_filesystem_size_bytes", [100.0 * GIB for _ in times], fs)
         s(
             "node_filesystem_avail_bytes",
             [100 * GIB * (1 - _utilisation(i, 71, t)) for t in times],
-            **fs,
+            fs,
         )
         rx = [float(k * step * 1000 * (i + 1)) for k in range(len(times))]
-        s("node_network_receive_bytes_total", rx, device="eth0")
-        s("node_network_transmit_bytes_total", [x / 2 for x in rx], device="eth0")
+        s("node_network_receive_bytes_total", rx, {"device": "eth0"})
+        s("node_network_transmit_bytes_total", [x / 2 for x in rx], {"device": "eth0"})
         s("node_load1", [4 * b for b in cpu])
     return out
 
 
-def push(url: str, series: list[tuple[dict[str, str], list[tuple[int, float]]]], batch: int = 500) -> int:
+def push(
+    url: str, series: list[tuple[dict[str, str], list[tuple[int, float]]]], batch: int = 500
+) -> int:
     """remote_write ``series`` to promhub at ``url`` in requests of ``batch`` series."""
     u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=120)
     samples = 0
     headers = {
         "Content-Type": "application/x-protobuf",
@@ -79,7 +82,7 @@ def push(url: str, series: list[tuple[dict[str, str], list[tuple[int, float]]]],
         "X-Prometheus-Remote-Write-Version": "0.1.0",
     }
     for lo in range(0, len(series), batch):
-        chunk = series[lo : lo + batch]
+        chunk: list[Any] = series[lo : lo + batch]
         conn.request("POST", "/api/v1/write", body=encode(write_request(chunk)), headers=headers)
         resp = conn.getresponse()
         body = resp.read()

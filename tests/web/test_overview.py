@@ -26,7 +26,7 @@ def open_overview(console: Any, base: str, path: str = "/", **kw: Any) -> Any:
 
 
 def instances(page: Any) -> list[str]:
-    return page.locator("tr.ov-row .ov-name").all_inner_texts()
+    return [str(t) for t in page.locator("tr.ov-row .ov-name").all_inner_texts()]
 
 
 def query_of(page: Any) -> dict[str, str]:
@@ -121,8 +121,7 @@ def test_label_filter_adds_a_matcher_and_rejects_nonsense(stack: Stack, console:
     # The matcher went to the server on `up` (not a client-side filter).
     sent = [r.post_data or "" for r in c.requests if r.url.endswith("/api/v1/query")]
     assert any(
-        urllib.parse.parse_qs(s).get("query", [""])[0]
-        == f'up{{instance="{stack.node_exporter}"}}'
+        urllib.parse.parse_qs(s).get("query", [""])[0] == f'up{{instance="{stack.node_exporter}"}}'
         for s in sent
     )
     page.fill(".ov-label", "job=~bro.*")  # unquoted values and regex operators work too

@@ -105,6 +105,15 @@ export function filterMatchers({ job, label }) {
   return m.concat(parseLabelFilter(label).matchers);
 }
 
+/** The instant queries behind the table, in the order fetchInstances reads them. */
+export function instantQueries(matchers) {
+  return [
+    { key: "up", expr: `up${sel(matchers)}` },
+    ...METRICS.map((d) => ({ key: d.key, expr: d.expr(matchers) })),
+    ...Object.entries(FACTS).map(([key, f]) => ({ key, expr: f(matchers) })),
+  ];
+}
+
 function byInstance(result) {
   const map = new Map();
   for (const s of result || []) {
@@ -122,11 +131,7 @@ function byInstance(result) {
 export async function fetchInstances(matchers, { signal } = {}) {
   const opts = { signal };
   const jobs = new Map(); // instance -> Set(job)
-  const [up, ...rest] = await Promise.all([
-    query(`up${sel(matchers)}`, undefined, opts),
-    ...METRICS.map((d) => query(d.expr(matchers), undefined, opts)),
-    ...Object.values(FACTS).map((f) => query(f(matchers), undefined, opts)),
-  ]);
+  const [up, ...rest] = await Promise.all(instantQueries(matchers).map((q) => query(q.expr, undefined, opts)));
   const rows = new Map();
   const row = (instance) => {
     let r = rows.get(instance);
