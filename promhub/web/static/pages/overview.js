@@ -15,7 +15,7 @@ import {
   level,
   parseLabelFilter,
 } from "./overview/data.js";
-import { drawSparkline } from "./overview/spark.js";
+import { sparkline } from "../lib/chart.js";
 
 const REFRESH_MS = 30_000;
 const PAGE_SIZES = [25, 50, 100];
@@ -396,7 +396,7 @@ export function mount(root, ctx) {
       const d = METRICS.find((x) => x.key === metric);
       const lv = level(metric, rowsByInstance.get(instance) || {});
       charts.push(
-        drawSparkline(el, ys, { width: 110, height: 24, stroke: colors[lv], min: 0, max: d.util ? 1 : undefined }),
+        sparkline(el, cached.xs, ys, { width: 110, height: 24, stroke: colors[lv], min: 0, max: d.util ? 1 : undefined }),
       );
     }
     body.dataset.sparklines = "ready";
