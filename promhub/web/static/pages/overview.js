@@ -224,7 +224,9 @@ export function mount(root, ctx) {
         : h(
             "p",
             { class: "muted ov-empty" },
-            rows.length ? "No instance matches the search." : "No instances: nothing is scraped yet, or no target matches the filters.",
+            rows.length
+              ? "No instance matches the search."
+              : "No instances: nothing is scraped yet, or no target matches the filters.",
           ),
     );
     renderPager(list.length, page, pages);
@@ -278,7 +280,13 @@ export function mount(root, ctx) {
         h(
           "thead",
           {},
-          h("tr", {}, header("health", "Health"), header("instance", "Instance"), METRICS.map((d) => header(d.key, d.label))),
+          h(
+            "tr",
+            {},
+            header("health", "Health"),
+            header("instance", "Instance"),
+            METRICS.map((d) => header(d.key, d.label)),
+          ),
         ),
         h("tbody", {}, visible.map(rowEl)),
       ),
@@ -341,9 +349,11 @@ export function mount(root, ctx) {
     const last = Math.min(total, page * st.size);
     const go = (p) => update({ page: p }, { push: true });
     pager.replaceChildren(
-      h("button", { type: "button", class: "ov-prev", disabled: page <= 1, onclick: () => go(page - 1) }, "‹ Prev"),
+      h("button", { type: "button", class: "ov-prev", disabled: page <= 1, onclick: () => go(page - 1) },
+        "‹ Prev"),
       h("span", { class: "ov-pageinfo" }, `Page ${page} of ${pages}`),
-      h("button", { type: "button", class: "ov-next", disabled: page >= pages, onclick: () => go(page + 1) }, "Next ›"),
+      h("button", { type: "button", class: "ov-next", disabled: page >= pages, onclick: () => go(page + 1) },
+        "Next ›"),
       h("span", { class: "muted" }, `${first}–${last} of ${total}`),
       h("span", { class: "spacer" }),
       h(
@@ -396,7 +406,14 @@ export function mount(root, ctx) {
       const d = METRICS.find((x) => x.key === metric);
       const lv = level(metric, rowsByInstance.get(instance) || {});
       charts.push(
-        sparkline(el, cached.xs, ys, { width: 110, height: 24, stroke: colors[lv], min: 0, max: d.util ? 1 : undefined }),
+        // Utilisation on a fixed 0–100 % scale, so a flat 5 % never looks like a spike.
+        sparkline(el, cached.xs, ys, {
+          width: 110,
+          height: 24,
+          stroke: colors[lv],
+          min: 0,
+          max: d.util ? 1 : undefined,
+        }),
       );
     }
     body.dataset.sparklines = "ready";

@@ -11,8 +11,11 @@ export const SPARK_RANGE = 3600;
 export const SPARK_STEP = 60;
 
 /** Pseudo and in-memory filesystems: their "used %" says nothing about the disk. */
-const VIRTUAL_FS =
-  "tmpfs|devtmpfs|ramfs|overlay|aufs|squashfs|nsfs|autofs|proc|sysfs|cgroup|cgroup2|fuse.*|iso9660|rootfs|devpts|mqueue|tracefs|debugfs|securityfs|pstore|bpf";
+const VIRTUAL_FS = [
+  "tmpfs", "devtmpfs", "ramfs", "overlay", "aufs", "squashfs", "nsfs", "autofs", "proc", "sysfs",
+  "cgroup", "cgroup2", "fuse.*", "iso9660", "rootfs", "devpts", "mqueue", "tracefs", "debugfs",
+  "securityfs", "pstore", "bpf",
+].join("|");
 
 /** The metric columns: key, label, unit, and the expression for a matcher list. */
 export const METRICS = [
