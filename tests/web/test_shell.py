@@ -18,7 +18,9 @@ def test_every_page_loads_from_the_nav_without_errors(stack: Stack, console: Any
         page.click(f'#nav a[data-page="{name}"]')
         page.wait_for_url(f"**/{name}")
         assert page.locator(f'#nav a[data-page="{name}"]').get_attribute("class") == "active"
-        assert page.locator("#page").inner_text().strip() != ""
+        # The page module loads after the URL changes (and may queue behind the previous
+        # page's API calls on the server): wait for it to mount.
+        page.wait_for_function("document.querySelector('#page').innerText.trim() !== ''")
     # Back goes to the previous page without a reload.
     page.go_back()
     page.wait_for_url("**/rules")
