@@ -5,7 +5,7 @@
 
 Starts a real stack on loopback: promhub (remote_write receiver and lifecycle API on), a
 real prometheus-node-exporter, and a simulated fleet of 30 machines plus an HTTP service
-with an hour of history (scripts/fleet.py). Then promhub scrapes itself, its host collector
+with an hour of history (tests/web/fleet.py). Then promhub scrapes itself, its host collector
 and the node_exporter, evaluates a few rules (one host is down, some are hot), and headless
 Chromium (Debian's, driven by Playwright) visits each page in light and dark, at laptop and
 phone widths. Needs: chromium, prometheus-node-exporter (scripts/test.sh installs both) and
@@ -27,9 +27,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO))
 
-import fleet  # noqa: E402
+from tests.web.fleet import fleet_series, http_service_series, push  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -134,8 +134,9 @@ def start_stack(d: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
         )
     )  # fmt: skip
     wait(lambda: get(url + "/-/ready"))
-    f = fleet.build(30, 3600, 15, int(time.time() * 1000))
-    print(f"fleet: {fleet.write(url, f)} samples")
+    now = time.time()
+    n = push(url, fleet_series(30, now, down_every=29) + http_service_series(now))
+    print(f"fleet: {n} samples")
     scrape = json.dumps(
         [
             {"job_name": "promhub", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},
@@ -188,18 +189,18 @@ SHOTS = [
 ]
 
 
-def dashboard_shots(url: str) -> list[tuple[str, str, str, dict[str, int]]]:
-    """One shot per starter dashboard (dark for the first, to show both themes)."""
-    try:
-        listing = json.loads(get(url + "/api/v1/dashboards"))["data"]
-    except OSError:
-        return []
-    out = []
-    for i, d in enumerate(listing):
-        if d.get("builtin"):
-            theme = "dark" if i == 0 else "light"
-            out.append((f"dashboard-{d['uid']}", f"/dashboards/{d['uid']}", theme, LAPTOP))
-    return out
+#: The starter dashboards, on the simulated fleet (the host overview on one busy machine).
+DASHBOARD_SHOTS = [
+    (
+        "dashboard-host",
+        "/dashboards/promhub-host-overview?var-job=node&var-instance=host-004:9100",
+        "dark",
+        LAPTOP,
+    ),
+    ("dashboard-http-red", "/dashboards/promhub-http-red", "light", LAPTOP),
+    ("dashboard-self", "/dashboards/promhub-self", "light", LAPTOP),
+    ("dashboard-phone", "/dashboards/promhub-http-red", "light", PHONE),
+]
 
 
 def shoot(url: str, out: Path) -> None:
@@ -208,7 +209,7 @@ def shoot(url: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for name, path, theme, vp in SHOTS + dashboard_shots(url):
+        for name, path, theme, vp in SHOTS + DASHBOARD_SHOTS:
             ctx = b.new_context(viewport=vp, color_scheme=theme, device_scale_factor=1)
             page = ctx.new_page()
             errors: list[str] = []

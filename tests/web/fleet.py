@@ -1,9 +1,10 @@
 """A synthetic fleet of node_exporter-like instances, pushed to promhub with remote_write.
 
-Used by the overview's pagination tests and by bench/console_bench.py: N instances
-(``host-000:9100`` ...) with ``up`` and node_exporter's CPU, memory, filesystem, network and
-load metrics, sampled every ``step`` seconds over the last ``history`` seconds, so rates
-and last-hour sparklines have data the moment the push returns.
+Used by the overview's pagination tests, bench/console_bench.py and scripts/screenshots.py:
+N instances (``host-000:9100`` ...) with ``up`` and node_exporter's CPU, memory, filesystem,
+network and load metrics, and (``http_service_series``) an HTTP service with RED metrics,
+sampled every ``step`` seconds over the last ``history`` seconds, so rates and last-hour
+sparklines have data the moment the push returns.
 """
 
 from __future__ import annotations
@@ -66,6 +67,61 @@ def fleet_series(
         s("node_network_receive_bytes_total", rx, {"device": "eth0"})
         s("node_network_transmit_bytes_total", [x / 2 for x in rx], {"device": "eth0"})
         s("node_load1", [4 * b for b in cpu])
+    return out
+
+
+Series = list[tuple[dict[str, str], list[tuple[int, float]]]]
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, math.inf)
+
+
+def http_service_series(
+    end_s: float, history: int = 3600, step: int = 15, instances: int = 3
+) -> Series:
+    """``http_requests_total`` (by handler and code) and the
+    ``http_request_duration_seconds`` histogram of a small API behind ``instances``
+    replicas (job "api"): steady traffic, a slower handler, and bursts of 500s on /login."""
+    times = [end_s - history + k * step for k in range(history // step + 1)]
+    out: Series = []
+    handlers = (("/api/orders", 40.0, 0.12), ("/api/users", 25.0, 0.04), ("/login", 5.0, 0.04))
+    for i in range(instances):
+        base = {"job": "api", "instance": f"api-{i + 1}:8080"}
+        out.append(({"__name__": "up", **base}, [(int(t * 1000), 1.0) for t in times]))
+        for handler, rps, median in handlers:
+            load = [rps * (1 + 0.3 * math.sin(t / 700 + i)) for t in times]
+            errors = [
+                0.002 + (0.04 if handler == "/login" and math.sin(t / 500) > 0.7 else 0.0)
+                for t in times
+            ]
+
+            def counter(rates: list[float]) -> list[tuple[int, float]]:
+                total, samples = 0.0, []
+                for t, r in zip(times, rates, strict=True):
+                    total += r * step
+                    samples.append((int(t * 1000), total))
+                return samples
+
+            h = {"handler": handler}
+            for code, share in (("200", [1 - e for e in errors]), ("500", errors)):
+                rates = [x * y for x, y in zip(load, share, strict=True)]
+                labels = {"__name__": "http_requests_total", **base, **h, "code": code}
+                out.append(({**labels, "method": "GET"}, counter(rates)))
+            # Log-normal latency around the handler's median: each bucket's share of requests.
+            for le in LATENCY_BUCKETS:
+                share = (
+                    1.0 if le == math.inf else 0.5 * (1 + math.erf(math.log(le / median) / 1.13))
+                )
+                labels = {"__name__": "http_request_duration_seconds_bucket", **base, **h}
+                le_text = "+Inf" if le == math.inf else repr(le)
+                out.append(({**labels, "le": le_text}, counter([x * share for x in load])))
+            name = "http_request_duration_seconds"
+            out.append(({"__name__": f"{name}_count", **base, **h}, counter(load)))
+            out.append(
+                (
+                    {"__name__": f"{name}_sum", **base, **h},
+                    counter([x * median * 1.3 for x in load]),
+                )
+            )
     return out
 
 
