@@ -14,6 +14,8 @@ measures, ``--runs`` times each (medians reported):
 (c) 50 series × 1 h at 15 s step (241 points each): ``/api/v1/query_range`` through
     ``lib/api.js`` and ``lib/chart.js``'s ``timeSeriesChart`` (uPlot) in the console page,
     from the request to the first painted frame.
+(d) the same 50 × 241 query as a shared Explore link, in a new browser context (cold
+    cache): from navigation start until the graph's legend lists all 50 series.
 
 It also times, from Python, the server side of the overview's queries: the instant queries
 of the table (over every instance) and the range queries of one page's sparklines.
@@ -74,6 +76,21 @@ CHART_JS = """async (expr) => {
                 canvases: el.querySelectorAll('canvas').length };
   c.destroy(); el.remove();
   return out;
+}"""
+
+
+EXPLORE_LINK = "/explore?" + urllib.parse.urlencode(
+    {
+        "g0.expr": 'node_load1{instance=~"host-0[0-4][0-9]:9100"}',
+        "g0.tab": "graph",
+        "g0.range_input": "1h",
+        "g0.step_input": "15",
+    }
+)
+#: Resolves with the time since navigation start once the legend names all 50 series.
+EXPLORE_DRAWN_JS = """() => {
+  const n = document.querySelectorAll('.u-legend .u-series').length;
+  return n >= 51 ? performance.now() : false;  // + the time row
 }"""
 
 
@@ -172,6 +189,12 @@ def measure(url: str, runs: int, sync_playwright: Any) -> tuple[dict[str, list[f
             add("chart 50×241: query_range", ch["fetch"])
             add("chart 50×241: uPlot render", ch["render"])
             add("chart 50×241: total", ch["total"])
+            ctx.close()
+            ctx = b.new_context(viewport={"width": 1366, "height": 900})
+            page = ctx.new_page()
+            page.goto(url + EXPLORE_LINK)
+            drawn = page.wait_for_function(EXPLORE_DRAWN_JS, timeout=60_000).json_value()
+            add("explore link 50×241: page load to graph drawn", float(drawn))
             ctx.close()
         b.close()
     for q in queries["instant"]:

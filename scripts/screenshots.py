@@ -135,8 +135,26 @@ def start_stack(d: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     )  # fmt: skip
     wait(lambda: get(url + "/-/ready"))
     now = time.time()
-    n = push(url, fleet_series(30, now, down_every=29) + http_service_series(now))
+    n = push(url, fleet_series(30, now, down_every=29, info=True) + http_service_series(now))
     print(f"fleet: {n} samples")
+    # A maintenance silence, so the Silences page has something to show.
+    silence = {
+        "matchers": [
+            {"name": "alertname", "value": "DiskAlmostFull", "isRegex": False},
+            {"name": "instance", "value": "host-00[48]:9100", "isRegex": True},
+        ],
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 4 * 3600)),
+        "createdBy": "ops@example.com",
+        "comment": "Disk replacement on host-004 and host-008 (CHG-1234)",
+    }
+    req = urllib.request.Request(
+        url + "/api/v2/silences",
+        data=json.dumps(silence).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(req, timeout=10).read()
     scrape = json.dumps(
         [
             {"job_name": "promhub", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},

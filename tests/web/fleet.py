@@ -30,9 +30,16 @@ def _utilisation(i: int, salt: int, t: float) -> float:
 
 
 def fleet_series(
-    n: int, end_s: float, history: int = 3600, step: int = 15, down_every: int = 50
+    n: int,
+    end_s: float,
+    history: int = 3600,
+    step: int = 15,
+    down_every: int = 50,
+    info: bool = False,
 ) -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
-    """Series (labels, samples) of ``n`` instances; every ``down_every``-th is down."""
+    """Series (labels, samples) of ``n`` instances; every ``down_every``-th is down.
+    ``info``: also ``node_uname_info`` and ``node_boot_time_seconds``, which dashboards
+    (the host overview's variables and uptime) look for."""
     times = [end_s - history + k * step for k in range(history // step + 1)]
     out: list[tuple[dict[str, str], list[tuple[int, float]]]] = []
     for i in range(n):
@@ -67,6 +74,10 @@ def fleet_series(
         s("node_network_receive_bytes_total", rx, {"device": "eth0"})
         s("node_network_transmit_bytes_total", [x / 2 for x in rx], {"device": "eth0"})
         s("node_load1", [4 * b for b in cpu])
+        if info:
+            host = instance_name(i).split(":")[0]
+            s("node_uname_info", [1.0 for _ in times], {"nodename": host, "sysname": "Linux"})
+            s("node_boot_time_seconds", [end_s - 86400 * (1 + i % 9) for _ in times])
     return out
 
 
