@@ -75,3 +75,18 @@ def test_assets_are_served_locally_compressed_and_revalidated(stack: Stack) -> N
 
 def test_unknown_console_path_is_a_404(stack: Stack) -> None:
     assert http_get(stack.url + "/nonsense")[0] == 404
+
+
+def test_every_page_in_dark_uses_the_dark_palette(stack: Stack, console: Any) -> None:
+    c = console(stack.url, theme="dark")
+    for name in PAGES:
+        page = c.goto(f"/{name}")
+        page.wait_for_load_state("networkidle")
+        # Panels, tables and inputs take the dark theme's colours, not the browser's white.
+        light = page.evaluate(
+            """() => [...document.querySelectorAll('.panel, table, input, select, button, pre')]
+                 .filter(el => el.offsetParent !== null)
+                 .map(el => getComputedStyle(el).backgroundColor)
+                 .filter(bg => bg === 'rgb(255, 255, 255)').length"""
+        )
+        assert light == 0, f"/{name}: {light} elements with a white background in dark mode"

@@ -1,6 +1,7 @@
 // Time-series charts and sparklines on uPlot (vendored, see web/build.sh). Every page draws
 // charts through this module so colours, axes, themes and resizing behave the same.
 import uPlot from "../vendor/uPlot.esm.js";
+import { cssVar } from "./dom.js";
 import { formatValue, formatTime } from "./format.js";
 
 /** Series colours (Grafana's classic palette order: readable on light and dark). */
@@ -26,11 +27,6 @@ export function seriesName(metric) {
 export function legendName(format, metric) {
   if (!format || format === "__auto") return seriesName(metric);
   return format.replace(/\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g, (_, k) => metric?.[k] ?? "");
-}
-
-function cssVar(name, fallback) {
-  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  return v || fallback;
 }
 
 /**

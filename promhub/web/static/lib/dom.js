@@ -91,3 +91,15 @@ export function loadCSS(href) {
   if (document.querySelector(`link[data-css="${href}"]`)) return;
   document.head.append(h("link", { rel: "stylesheet", href, dataset: { css: href } }));
 }
+
+/** A console link that opens expr in Explore (Prometheus' g0.* link scheme), graph tab. */
+export function exploreURL(expr, range = "1h") {
+  const p = new URLSearchParams({ "g0.expr": expr, "g0.tab": "0" });
+  if (range) p.set("g0.range_input", range);
+  return `/explore?${p}`;
+}
+
+/** The current value of a theme CSS variable ("--crit"), or fallback. */
+export function cssVar(name, fallback = "") {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}

@@ -3,11 +3,10 @@
 // worst first. Instances come from `up` and node_exporter-named metrics (node_exporter
 // itself or promhub's built-in host collector), joined by instance. State (search, job,
 // label filter, sort, page, page size) lives in the URL so a view can be shared.
-import { debounce, errorBox, h, loadCSS, promqlString } from "../lib/dom.js";
+import { cssVar, debounce, errorBox, exploreURL, h, loadCSS, promqlString } from "../lib/dom.js";
 import { formatValue, formatTime } from "../lib/format.js";
 import {
   METRICS,
-  exploreURL,
   fetchInstances,
   fetchJobs,
   fetchSparklines,
@@ -69,10 +68,6 @@ export function arrange(rows, st) {
     if (ma !== mb) return ma ? 1 : -1;
     return dir === "asc" ? cmp(a, b) : -cmp(a, b);
   });
-}
-
-function cssVar(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
 export function mount(root, ctx) {

@@ -3,17 +3,13 @@
 // last error, and for alerting rules their for, labels, annotations, state and alerts.
 // ?search=…&type=alert|record&health=unhealthy filter.
 import { v1 } from "../lib/api.js";
-import { clear, debounce, errorBox, h, loadCSS, loading } from "../lib/dom.js";
+import { clear, debounce, errorBox, exploreURL, h, loadCSS, loading } from "../lib/dom.js";
 import { ago, formatTime, humanDuration } from "../lib/format.js";
 import { apiTime, labelChips } from "./alerts/common.js";
 
 const REFRESH_MS = 15000;
 
 /** Explore link for an expression (Prometheus' g0.* URL scheme; tab 0 is the graph). */
-export function exploreURL(expr) {
-  return "/explore?" + new URLSearchParams({ "g0.expr": expr, "g0.tab": "0" }).toString();
-}
-
 export function mount(root, ctx) {
   loadCSS("/static/pages/ops.css");
   loadCSS("/static/pages/rules.css");
@@ -159,7 +155,7 @@ function ruleItem(r) {
       h("span", { class: "spacer" }),
       h("span", { class: "muted small" }, evaluated(r.lastEvaluation, r.evaluationTime)),
     ),
-    h("a", { class: "rule-expr", href: exploreURL(r.query), title: "Open in Explore" }, h("pre", {}, r.query)),
+    h("a", { class: "rule-expr", href: exploreURL(r.query, ""), title: "Open in Explore" }, h("pre", {}, r.query)),
     r.lastError ? h("div", { class: "error-text rule-error" }, r.lastError) : null,
     alerting ? alertDetails(r, firing, pending) : r.labels ? h("div", { class: "rule-labels" }, labelChips(r.labels)) : null,
   );

@@ -235,7 +235,3 @@ export async function fetchJobs({ signal } = {}) {
 }
 
 /** Explore link for one metric of one instance (Prometheus' classic graph URL format). */
-export function exploreURL(expr) {
-  const p = new URLSearchParams({ "g0.expr": expr, "g0.tab": "0", "g0.range_input": "1h" });
-  return `/explore?${p}`;
-}
