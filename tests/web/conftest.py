@@ -2,8 +2,9 @@
 servers scraping real targets (a real node_exporter, promhub itself, its host collector).
 
 Every page opened through ``console`` records JavaScript errors (uncaught exceptions and
-``console.error``) and failed API calls; a test fails if any happened, so each browser test
-also checks "works without JavaScript errors".
+``console.error``, which includes failed API calls) and any request that leaves promhub's
+origin; a test fails if any happened, so each browser test also checks "works without
+JavaScript errors" and "no CDN, no internet".
 """
 
 from __future__ import annotations
@@ -94,6 +95,15 @@ def console(browser: Any) -> Iterator[Callable[..., Console]]:
             lambda m: c.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None,
         )
         page.on("request", lambda r: c.requests.append(r))
+        # No CDN, no internet at run time: every request stays on promhub's own origin.
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith((base, "data:", "blob:", "about:"))
+                else c.errors.append(f"request off promhub's origin: {r.url}")
+            ),
+        )
         opened.append((ctx, c))
         return c
 
