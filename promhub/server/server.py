@@ -238,6 +238,7 @@ class Server:
             )
         self.ready = True
         log.info("server is ready to receive web requests")
+        log.info("web console at %s/", self.opts.external_url_or_default)
 
     async def _open_agent(self) -> AgentStorage:
         log.info("running in agent mode: WAL-only storage at %s", self.opts.agent_storage_path)
