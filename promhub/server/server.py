@@ -176,6 +176,12 @@ class Server:
         )
         await site.start()
         log.info("listening on %s", self.opts.listen_address)
+        # A clickable address for the console: the external URL when set, else the
+        # listen address with a wildcard host shown as localhost.
+        scheme = "https" if app[SSL_CONTEXT_KEY] is not None else "http"
+        shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        console_url = self.opts.external_url or f"{scheme}://{shown}:{port}"
 
         appendable: DB | AgentStorage
         if self.opts.agent:
@@ -238,7 +244,7 @@ class Server:
             )
         self.ready = True
         log.info("server is ready to receive web requests")
-        log.info("web console at %s/", self.opts.external_url_or_default)
+        log.info("web console at %s/", console_url.rstrip("/"))
 
     async def _open_agent(self) -> AgentStorage:
         log.info("running in agent mode: WAL-only storage at %s", self.opts.agent_storage_path)
