@@ -16,6 +16,8 @@ measures, ``--runs`` times each (medians reported):
     from the request to the first painted frame.
 (d) the same 50 × 241 query as a shared Explore link, in a new browser context (cold
     cache): from navigation start until the graph's legend lists all 50 series.
+(e) the built-in "Host overview" dashboard for one instance over the last hour, in a new
+    browser context: from navigation start until every panel of its open rows is drawn.
 
 It also times, from Python, the server side of the overview's queries: the instant queries
 of the table (over every instance) and the range queries of one page's sparklines.
@@ -87,6 +89,15 @@ EXPLORE_LINK = "/explore?" + urllib.parse.urlencode(
         "g0.step_input": "15",
     }
 )
+DASHBOARD_LINK = (
+    "/dashboards/promhub-host-overview?from=now-1h&to=now&var-job=node&var-instance=host-004:9100"
+)
+#: Resolves with the time since navigation start once every panel box is drawn.
+DASHBOARD_DRAWN_JS = """() => {
+  const boxes = document.querySelectorAll('.dash-panel');
+  const done = document.querySelectorAll('.dash-panel.dash-ready');
+  return boxes.length > 0 && done.length === boxes.length ? performance.now() : false;
+}"""
 #: Resolves with the time since navigation start once the legend names all 50 series.
 EXPLORE_DRAWN_JS = """() => {
   const n = document.querySelectorAll('.u-legend .u-series').length;
@@ -128,7 +139,7 @@ def main() -> None:
         try:
             srv.wait_ready()
             t = time.perf_counter()
-            series = fleet_series(args.instances, time.time(), history=3600, step=15)
+            series = fleet_series(args.instances, time.time(), history=3600, step=15, info=True)
             samples = push(srv.url, series)
             print(
                 f"pushed {len(series)} series, {samples} samples in "
@@ -195,6 +206,14 @@ def measure(url: str, runs: int, sync_playwright: Any) -> tuple[dict[str, list[f
             page.goto(url + EXPLORE_LINK)
             drawn = page.wait_for_function(EXPLORE_DRAWN_JS, timeout=60_000).json_value()
             add("explore link 50×241: page load to graph drawn", float(drawn))
+            ctx.close()
+            ctx = b.new_context(viewport={"width": 1366, "height": 900})
+            page = ctx.new_page()
+            page.goto(url + DASHBOARD_LINK)
+            drawn = page.wait_for_function(DASHBOARD_DRAWN_JS, timeout=60_000).json_value()
+            failed = page.locator(".dash-failed").count()
+            assert failed == 0, f"{failed} dashboard panels failed"
+            add("host dashboard: page load to every panel drawn", float(drawn))
             ctx.close()
         b.close()
     for q in queries["instant"]:
