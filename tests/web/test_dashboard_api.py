@@ -102,8 +102,8 @@ def _bad(mutate: Any) -> bytes:
         (b"[1, 2]", "dashboard must be a JSON object"),
         (_bad(lambda m: m.pop("title")), "title: missing"),
         (
-            _bad(lambda m: m["panels"][3]["targets"][0].pop("expr")),
-            "panels[3].targets[0]: missing expr",
+            _bad(lambda m: m["panels"][3]["targets"][0].update(expr=42)),
+            "panels[3].targets[0].expr: must be a string",
         ),
         (_bad(lambda m: m["panels"][1].pop("type")), "panels[1]: missing type"),
         (_bad(lambda m: m.update(uid="no/slashes")), "uid: 'no/slashes'"),

@@ -113,12 +113,12 @@ def test_bad_import_shows_the_problem_and_stores_nothing(stack: Stack, console: 
     page = c.goto("/dashboards?import=1")
     before = dashboards(stack)
     bad = json.loads(FIXTURE.read_text())
-    del bad["panels"][0]["targets"][0]["expr"]
+    bad["panels"][0]["targets"][0]["expr"] = 42
     page.fill("textarea.dash-import-text", json.dumps(bad))
     page.click("button:has-text('Import')")
     err = page.locator(".dash-import-error")
     err.wait_for()
-    assert "panels[0].targets[0]: missing expr" in err.inner_text()
+    assert "panels[0].targets[0].expr: must be a string" in err.inner_text()
     page.fill("textarea.dash-import-text", '{"title": "x",')
     page.click("button:has-text('Import')")
     page.wait_for_function(

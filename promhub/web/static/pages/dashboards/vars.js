@@ -41,18 +41,19 @@ function currentValues(v) {
 
 /** Format a variable's value for a query, by explicit ${var:fmt} or the Prometheus default. */
 function formatVar(v, fmt) {
+  // Titles show option texts ("All" for All, even with a custom all value like ".+"), as
+  // Grafana does.
+  if (fmt === "text") {
+    if ((v.current || []).includes(ALL)) return "All";
+    const text = (x) => v.options.find((o) => o.value === x)?.text ?? x;
+    return (v.current || []).map(text).join(" + ");
+  }
   const vals = currentValues(v);
   if (vals === null) return v.allValue;
   const multi = v.multi || v.includeAll;
   switch (fmt) {
     case "raw":
       return vals.join(",");
-    case "text": {
-      // Titles show option texts ("All" for All), as Grafana does.
-      if ((v.current || []).includes(ALL)) return "All";
-      const text = (x) => v.options.find((o) => o.value === x)?.text ?? x;
-      return vals.map(text).join(" + ");
-    }
     case "csv":
       return vals.join(",");
     case "pipe":

@@ -4,7 +4,7 @@
 import { raw } from "../../lib/api.js";
 import { clear, errorBox, h, loading } from "../../lib/dom.js";
 import { parseDuration } from "../../lib/format.js";
-import { renderPanel } from "./panels.js";
+import { panelScope, renderPanel } from "./panels.js";
 import { ALL, builtins, initVars, interpolate, resolveVars } from "./vars.js";
 
 const RANGES = ["5m", "15m", "30m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"];
@@ -317,7 +317,8 @@ export async function mountView(root, ctx, uid) {
   function panelBox(p, env) {
     const gp = p.gridPos || {};
     const hUnits = Math.max(1, gp.h || 8);
-    const title = interpolate(p.title || "", env.scope, { fmt: "text" });
+    // The title sees the panel's own $__interval (its min interval / max data points).
+    const title = interpolate(p.title || "", panelScope(p, env), { fmt: "text" });
     const body = h("div", { class: "dash-panel-body" });
     const box = h(
       "section",
