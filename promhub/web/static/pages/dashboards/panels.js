@@ -379,6 +379,7 @@ async function renderTimeseries(body, panel, env) {
     axisSize: (u, values) => (values ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 8 + 24) : 70),
   });
   holder.dataset.series = String(series.length);
+  holder.dataset.step = String(step);
   return () => chart.destroy();
 }
 
@@ -546,6 +547,15 @@ function hiddenColumns(panel) {
   return hide;
 }
 
+/** Column headers renamed by the "organize" transformation (renameByName). */
+function renamedColumns(panel) {
+  const names = {};
+  for (const t of panel.transformations || []) {
+    if (t.id === "organize") Object.assign(names, t.options?.renameByName || {});
+  }
+  return (c) => (typeof names[c] === "string" && names[c] ? names[c] : c);
+}
+
 async function renderTable(body, panel, env) {
   const series = await instantSeries(panel, env);
   if (!series.length) return noData(body);
@@ -561,10 +571,11 @@ async function renderTable(body, panel, env) {
   }
   const labels = [...new Set(series.flatMap((s) => Object.keys(s.metric)))].filter((k) => !hide.has(k)).sort();
   const valueCols = refs.map((r) => (refs.length > 1 ? `Value #${r}` : "Value"));
+  const rename = renamedColumns(panel);
   const table = h(
     "table",
     { class: "data dash-table" },
-    h("thead", {}, h("tr", {}, labels.map((l) => h("th", {}, l)), valueCols.map((c) => h("th", { class: "num" }, c)))),
+    h("thead", {}, h("tr", {}, labels.map((l) => h("th", {}, rename(l))), valueCols.map((c) => h("th", { class: "num" }, rename(c))))),
     h(
       "tbody",
       {},
