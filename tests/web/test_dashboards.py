@@ -241,7 +241,7 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     urllib.request.urlopen(req).close()
     c = console(stack.url)
     page = c.goto("/dashboards/fixture-shapes?var-job=node")
-    wait_panels(page, 9)
+    wait_panels(page, 11)
     assert page.locator(".dash-panel-error").count() == 0
     # The data source variable is not a control; the others resolve from node_exporter.
     assert page.locator("select[data-var=ds]").count() == 0
@@ -297,3 +297,13 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     assert alerts.filter(has_text="AlwaysPending").count() == 1
     related = panel(page, "Related").locator("a")
     assert related.all_inner_texts() == ["Fixture: shapes of community dashboards"]
+    # A repeated row: one copy per value of $mode (All = idle, user), each querying its own.
+    rows = page.locator("button.dash-row").all_inner_texts()
+    assert [r for r in rows if "CPU mode" in r] == [
+        "▾ CPU mode idle (1 panel)",
+        "▾ CPU mode user (1 panel)",
+    ]
+    cpus = api_query(stack, 'count(node_cpu_seconds_total{job="node", mode="idle"})')
+    for mode in ("idle", "user"):
+        stat = panel(page, f"CPUs counting {mode}").locator(".dash-stat-value")
+        assert stat.inner_text() == cpus[0]["value"][1]

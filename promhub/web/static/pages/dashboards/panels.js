@@ -79,14 +79,44 @@ function fieldOpts(panel) {
   };
 }
 
+/**
+ * Older mapping forms as new-style ones: Grafana 7's [{type: 1 (value) | 2 (range), value,
+ * from, to, text}] and singlestat's valueMaps/rangeMaps (mappingType 1/2), where "null"
+ * stands for no value.
+ */
+function legacyMappings(panel) {
+  const out = [];
+  const asValue = (m) =>
+    m.value === "null"
+      ? { type: "special", options: { match: "null", result: { text: m.text } } }
+      : { type: "value", options: { [String(m.value)]: { text: m.text } } };
+  const asRange = (m) =>
+    m.from === "null" && m.to === "null"
+      ? { type: "special", options: { match: "null", result: { text: m.text } } }
+      : { type: "range", options: { from: Number(m.from), to: Number(m.to), result: { text: m.text } } };
+  for (const m of defaults(panel).mappings || []) {
+    if (m.type === 1 || m.type === "1") out.push(asValue(m));
+    else if (m.type === 2 || m.type === "2") out.push(asRange(m));
+    else out.push(m);
+  }
+  if (panel.type === "singlestat") {
+    const ranges = panel.mappingType === 2;
+    for (const m of (ranges ? panel.rangeMaps : panel.valueMaps) || []) out.push(ranges ? asRange(m) : asValue(m));
+  }
+  return out;
+}
+
 /** Value mappings: {type: value|range|special} → display text/colour, or null. */
 function mapValue(panel, v) {
-  for (const m of defaults(panel).mappings || []) {
+  for (const m of legacyMappings(panel)) {
     const o = m.options || {};
-    if (m.type === "value" && o[String(v)]) return o[String(v)];
-    if (m.type === "range" && v >= (o.from ?? -Infinity) && v <= (o.to ?? Infinity)) return o.result;
+    const num = typeof v === "number" && !Number.isNaN(v);
+    if (m.type === "value" && num && o[String(v)]) return o[String(v)];
+    if (m.type === "range" && num && v >= (o.from ?? -Infinity) && v <= (o.to ?? Infinity)) return o.result;
     if (m.type === "special") {
-      const hit = (o.match === "null" && v === null) || (o.match === "nan" && Number.isNaN(v));
+      const isNull = v === null || v === undefined;
+      const nan = typeof v === "number" && Number.isNaN(v);
+      const hit = { null: isNull, nan, "null+nan": isNull || nan }[o.match];
       if (hit) return o.result;
     }
   }
@@ -121,7 +151,7 @@ export function fmt(v, unit, decimals) {
 }
 
 function display(panel, v, fo) {
-  const mapped = v === null ? null : mapValue(panel, v);
+  const mapped = mapValue(panel, v);
   return {
     text: mapped?.text ?? fmt(v, fo.unit, fo.decimals),
     color: mapped?.color,
