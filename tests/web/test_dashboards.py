@@ -241,7 +241,7 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     urllib.request.urlopen(req).close()
     c = console(stack.url)
     page = c.goto("/dashboards/fixture-shapes?var-job=node")
-    wait_panels(page, 11)
+    wait_panels(page, 12)
     assert page.locator(".dash-panel-error").count() == 0
     # The data source variable is not a control; the others resolve from node_exporter.
     assert page.locator("select[data-var=ds]").count() == 0
@@ -307,3 +307,11 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     for mode in ("idle", "user"):
         stat = panel(page, f"CPUs counting {mode}").locator(".dash-stat-value")
         assert stat.inner_text() == cpus[0]["value"][1]
+    # Markdown text: headings, bold, lists and web links; HTML and javascript: links stay text.
+    md = panel(page, "Runbook")
+    assert md.locator(".dash-md-h").inner_text() == "On call for node"
+    assert md.locator("strong").inner_text() == "disk"
+    assert md.locator("a").count() == 1
+    assert md.locator("a").get_attribute("href") == "https://example.org/runbook"
+    assert md.locator("li").all_inner_texts() == ["<i>raw html stays text</i>", "no scripts"]
+    assert md.locator("i").count() == 0

@@ -624,10 +624,59 @@ async function renderTable(body, panel, env) {
 
 // ---------------------------------------------------------------------------- text
 
+/** Inline markdown (**bold**, *em*, `code`, [text](http…)) as DOM nodes; the rest is text. */
+function mdInline(text) {
+  const out = [];
+  const re = /\*\*(.+?)\*\*|__(.+?)__|\*(.+?)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)/g;
+  let last = 0;
+  let m;
+  while ((m = re.exec(text))) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    if (m[1] || m[2]) out.push(h("strong", {}, m[1] || m[2]));
+    else if (m[3]) out.push(h("em", {}, m[3]));
+    else if (m[4]) out.push(h("code", {}, m[4]));
+    // Only web and same-site links: an imported file must not smuggle javascript: URLs.
+    else if (/^(https?:\/\/|\/)/.test(m[6])) out.push(h("a", { href: m[6], target: "_blank", rel: "noopener" }, m[5]));
+    else out.push(m[5]);
+    last = re.lastIndex;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/**
+ * A small, safe subset of markdown (headings, lists, paragraphs, inline marks) built with
+ * h(): the content of an imported file never becomes markup, so HTML in it shows as text.
+ */
+function markdown(text) {
+  const blocks = [];
+  let list = null;
+  let para = [];
+  const flush = () => {
+    if (para.length) blocks.push(h("p", {}, mdInline(para.join(" "))));
+    para = [];
+  };
+  for (const line of text.split(/\r?\n/)) {
+    const head = line.match(/^(#{1,6})\s+(.*)$/);
+    const item = line.match(/^\s*(?:[-*+]|\d+[.)])\s+(.*)$/);
+    if (head || item || !line.trim()) flush();
+    if (!item) list = null;
+    if (head) blocks.push(h(`h${Math.min(6, head[1].length + 2)}`, { class: "dash-md-h" }, mdInline(head[2])));
+    else if (item) {
+      if (!list) blocks.push((list = h("ul", {})));
+      list.append(h("li", {}, mdInline(item[1])));
+    } else if (line.trim()) para.push(line.trim());
+  }
+  flush();
+  return blocks;
+}
+
 function renderText(body, panel, env) {
-  const content = panel.options?.content ?? panel.content ?? "";
-  // Shown as plain text: markdown/HTML from an imported file must never become markup.
-  body.append(h("div", { class: "dash-text" }, interpolate(String(content), panelScope(panel, env), { fmt: "text" })));
+  const content = interpolate(String(panel.options?.content ?? panel.content ?? ""), panelScope(panel, env), { fmt: "text" });
+  const mode = panel.options?.mode ?? panel.mode ?? "markdown";
+  // HTML mode: its text only (no markup from an imported file); markdown: the safe subset.
+  const nodes = mode === "markdown" ? markdown(content) : [content];
+  body.append(h("div", { class: `dash-text${mode === "markdown" ? " dash-md" : ""}` }, nodes));
 }
 
 // ---------------------------------------------------------------------------- piechart
