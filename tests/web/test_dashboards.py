@@ -250,7 +250,8 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     assert "var-host=%24__all" in page.url and "var-ds" not in page.url
     assert page.locator("select[data-var=res]").input_value() == "1m"
 
-    # ${host:text} of All reads "All", not the custom all value ".+".
+    # ${host:text} of All reads "All", not the custom all value ".+"; the query's
+    # ${__to:date:seconds} is the range's end in seconds (else the value is a date or NaN).
     boot = panel(page, "Boot on All")
     value = boot.locator(".dash-stat-value")
     assert value.inner_text().endswith(("hour", "day", "week", "min")), value.inner_text()

@@ -83,11 +83,21 @@ export function interpolate(text, scope, { fmt } = {}) {
   return text.replace(VAR_RE, (m, a, b, bf, c, _field, cf) => {
     const name = a || b || c;
     const f = bf || cf || fmt;
-    if (scope.builtins && name in scope.builtins) return scope.builtins[name];
+    if (scope.builtins && name in scope.builtins) return builtinValue(scope.builtins, name, f);
     const v = scope.vars?.get(name);
     if (!v) return m;
     return formatVar(v, f);
   });
+}
+
+/** A built-in's value; ${__from:date:seconds} / ${__to:date} (ISO) as Grafana formats them. */
+function builtinValue(b, name, f) {
+  const ms = Number(b[name]);
+  if ((name === "__from" || name === "__to") && f && f.startsWith("date")) {
+    if (f === "date:seconds") return String(Math.round(ms / 1000));
+    if (f === "date" || f === "date:iso") return new Date(ms).toISOString();
+  }
+  return b[name];
 }
 
 /** Grafana's built-in interval variables for a time range (seconds) and step. */
