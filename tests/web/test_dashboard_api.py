@@ -209,7 +209,7 @@ def test_exported_dashboard_shapes_import(stack: Stack) -> None:
     shapes = (Path(__file__).parent / "fixtures" / "grafana-community-shapes.json").read_bytes()
     code, body = call("POST", stack.url + "/api/v1/dashboards", shapes)
     assert code == 200, body
-    assert body["data"]["panels"] == 11  # rows are not panels
+    assert body["data"]["panels"] == 12  # rows are not panels
     legacy = (Path(__file__).parent / "fixtures" / "grafana-legacy-rows.json").read_bytes()
     code, body = call("POST", stack.url + "/api/v1/dashboards", legacy)
     assert code == 200, body

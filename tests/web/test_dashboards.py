@@ -241,7 +241,7 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     urllib.request.urlopen(req).close()
     c = console(stack.url)
     page = c.goto("/dashboards/fixture-shapes?var-job=node")
-    wait_panels(page, 12)
+    wait_panels(page, 13)
     assert page.locator(".dash-panel-error").count() == 0
     # The data source variable is not a control; the others resolve from node_exporter.
     assert page.locator("select[data-var=ds]").count() == 0
@@ -308,6 +308,9 @@ def test_community_dashboard_shapes_render_without_errors(stack: Stack, console:
     for mode in ("idle", "user"):
         stat = panel(page, f"CPUs counting {mode}").locator(".dash-stat-value")
         assert stat.inner_text() == cpus[0]["value"][1]
+    # timeFrom: the panel's own range (20 s of a 2 s scrape, not the view's hour).
+    samples = panel(page, "Node samples in 20s").locator(".dash-stat-value")
+    assert 1 <= int(samples.inner_text()) <= 11
     # Markdown text: headings, bold, lists and web links; HTML and javascript: links stay text.
     md = panel(page, "Runbook")
     assert md.locator(".dash-md-h").inner_text() == "On call for node"

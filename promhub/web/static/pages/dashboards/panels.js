@@ -203,7 +203,8 @@ function scopeWithStep(env, step) {
 
 /** The scope for a panel's title and texts: its own $__interval. */
 export function panelScope(panel, env) {
-  return scopeWithStep(env, panelStep(panel, env));
+  const own = panelRange(panel, env);
+  return scopeWithStep(own, panelStep(panel, own));
 }
 
 /**
@@ -811,7 +812,27 @@ const RENDERERS = {
 };
 
 /** Draw a panel's content into body; returns a cleanup function (or nothing). */
+/**
+ * The panel's own time range: `timeFrom` ("24h": the last 24 h up to the view's end) and
+ * `timeShift` ("1d": moved back a day), with the step scaled to keep the point count.
+ */
+function panelRange(panel, env) {
+  const r = env.range;
+  const from = intervalSeconds(String(interpolate(panel.timeFrom || "", env.scope)).replace(/^now-/, ""));
+  const shift = intervalSeconds(interpolate(panel.timeShift || "", env.scope));
+  if (!Number.isFinite(from) && !Number.isFinite(shift)) return env;
+  let { start, end } = r;
+  if (Number.isFinite(from)) start = end - from;
+  if (Number.isFinite(shift)) {
+    start -= shift;
+    end -= shift;
+  }
+  const step = Math.max(1, Math.round((r.step * (end - start)) / Math.max(1, r.end - r.start)));
+  return { ...env, range: { start, end, step } };
+}
+
 export async function renderPanel(body, panel, env) {
+  env = panelRange(panel, env);
   const fn = RENDERERS[panel.type];
   if (!fn) return renderUnsupported(body, panel, env);
   // A Loki/Elasticsearch/... panel: its queries are not PromQL, so say that instead of
