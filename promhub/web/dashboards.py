@@ -5,7 +5,7 @@ ship with promhub in ``promhub/web/dashboards/*.json`` and are read-only ("built
 are Grafana's own JSON (a dashboard exported from Grafana imports here unchanged and the
 starter dashboards import into Grafana unchanged), so validation checks only what the
 console needs to draw a dashboard and reports the first problem by its JSON path, e.g.
-``panels[3].targets[0]: missing expr``.
+``panels[3].targets[0].expr: must be a string``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ def _validate(doc: dict[str, Any]) -> None:
         raise DashboardError("panels: must be a list")
     for i, p in enumerate(panels):
         _validate_panel(p, f"panels[{i}]")
+    # Dashboards from before Grafana 5 (schemaVersion < 16) keep their panels in `rows`.
+    rows = doc.get("rows", [])
+    if not isinstance(rows, list):
+        raise DashboardError("rows: must be a list")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not isinstance(r.get("panels", []), list):
+            raise DashboardError(f"rows[{i}]: must be an object with a list of panels")
+        for k, p in enumerate(r.get("panels", [])):
+            _validate_panel(p, f"rows[{i}].panels[{k}]")
     templating = doc.get("templating", {})
     if not isinstance(templating, dict) or not isinstance(templating.get("list", []), list):
         raise DashboardError("templating: must be an object with a list")
@@ -115,9 +124,10 @@ def _validate_panel(p: Any, where: str) -> None:
             raise DashboardError(f"{tw}: must be an object")
         if _is_expression_target(t):
             continue
-        if "expr" not in t:
-            raise DashboardError(f"{tw}: missing expr")
-        if not isinstance(t["expr"], str):
+        # A target without expr is an empty query (row panels of Grafana 9+ exports carry
+        # one, and an unfinished query saves that way): Grafana draws nothing for it, and
+        # the console skips it likewise.
+        if "expr" in t and not isinstance(t["expr"], str):
             raise DashboardError(f"{tw}.expr: must be a string")
     nested = p.get("panels", [])
     if not isinstance(nested, list):
@@ -133,7 +143,11 @@ def _is_expression_target(t: dict[str, Any]) -> bool:
 
 
 def summary(doc: dict[str, Any], builtin: bool) -> dict[str, Any]:
-    """The list entry of a dashboard: uid, title, tags, panel count (rows excluded)."""
+    """The list entry of a dashboard: uid, title, tags, panel count (rows excluded).
+
+    Counts the panels of legacy (pre-Grafana 5) ``rows`` too, so such a dashboard does not
+    list as empty.
+    """
 
     def count(panels: list[Any]) -> int:
         n = 0
@@ -146,7 +160,8 @@ def summary(doc: dict[str, Any], builtin: bool) -> dict[str, Any]:
         "uid": doc.get("uid", ""),
         "title": doc.get("title", ""),
         "tags": doc.get("tags", []),
-        "panels": count(doc.get("panels", [])),
+        "panels": count(doc.get("panels", []))
+        + sum(count(r.get("panels", [])) for r in doc.get("rows", []) if isinstance(r, dict)),
         "builtin": builtin,
     }
 

@@ -14,6 +14,8 @@ from tests.conftest import http_get
 from tests.web.conftest import PHONE, Stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grafana-targets.json"
+#: Our own dashboard with the JSON shapes real community dashboards use (see its test).
+SHAPES = Path(__file__).parent / "fixtures" / "grafana-community-shapes.json"
 
 
 def api_query(stack: Stack, expr: str) -> list[dict[str, Any]]:
@@ -79,7 +81,10 @@ def test_imported_grafana_dashboard_renders_every_panel_and_follows_its_variable
     # Text panels show their content as text: no markup from an imported file.
     assert "<b>not bold</b> for All" in notes.inner_text()
     assert notes.locator("b").count() == 0
-    assert "not supported" in panel(page, "Pie").inner_text()
+    # The pie: one slice per job with targets up (the broken job's 0 has no slice).
+    jobs_up = [s for s in api_query(stack, "sum by (job) (up)") if float(s["value"][1]) > 0]
+    assert panel(page, "Pie").locator(".dash-pie-legend li").count() == len(jobs_up)
+    assert panel(page, "Pie").locator("svg path, svg circle").count() >= len(jobs_up)
     # The repeated stat: one copy per instance, its value mapped (1 → UP, 0 → DOWN).
     for s in up:
         copy = panel(page, f"Up {s['metric']['instance']}").first
@@ -113,12 +118,12 @@ def test_bad_import_shows_the_problem_and_stores_nothing(stack: Stack, console: 
     page = c.goto("/dashboards?import=1")
     before = dashboards(stack)
     bad = json.loads(FIXTURE.read_text())
-    del bad["panels"][0]["targets"][0]["expr"]
+    bad["panels"][0]["targets"][0]["expr"] = 42
     page.fill("textarea.dash-import-text", json.dumps(bad))
     page.click("button:has-text('Import')")
     err = page.locator(".dash-import-error")
     err.wait_for()
-    assert "panels[0].targets[0]: missing expr" in err.inner_text()
+    assert "panels[0].targets[0].expr: must be a string" in err.inner_text()
     page.fill("textarea.dash-import-text", '{"title": "x",')
     page.click("button:has-text('Import')")
     page.wait_for_function(
@@ -223,3 +228,94 @@ def test_http_red_starter_without_http_metrics_says_no_data(stack: Stack, consol
     assert page.locator(".dash-panel-error").count() == 0
     assert page.locator(".dash-panel .dash-nodata").count() == 11
     assert page.locator("select[data-var=job] option").all_inner_texts() == ["All"]
+
+
+def test_community_dashboard_shapes_render_without_errors(stack: Stack, console: Any) -> None:
+    """What exported community dashboards (Node Exporter Full, mixins, kubernetes views)
+    contain and broke the first console: row panels with query-less targets, a data source
+    variable, query_result variables with regex capture and allValue ".+", panel and target
+    min intervals, overrides, small stat tiles, non-PromQL (Loki) and unsupported panels."""
+    req = urllib.request.Request(
+        stack.url + "/api/v1/dashboards", data=SHAPES.read_bytes(), method="POST"
+    )
+    urllib.request.urlopen(req).close()
+    c = console(stack.url)
+    page = c.goto("/dashboards/fixture-shapes?var-job=node")
+    wait_panels(page, 13)
+    assert page.locator(".dash-panel-error").count() == 0
+    # The data source variable is not a control; the others resolve from node_exporter.
+    assert page.locator("select[data-var=ds]").count() == 0
+    host = page.locator("select[data-var=host] option")
+    assert host.all_inner_texts() == ["All", stack.node_exporter]
+    assert "var-host=%24__all" in page.url and "var-ds" not in page.url
+    assert page.locator("select[data-var=res]").input_value() == "1m"
+
+    # ${host:text} of All reads "All", not the custom all value ".+"; the query's
+    # ${__to:date:seconds} is the range's end in seconds (else the value is a date or NaN).
+    boot = panel(page, "Boot on All")
+    value = boot.locator(".dash-stat-value")
+    assert value.inner_text().endswith(("hour", "day", "week", "min")), value.inner_text()
+    # The value fits its 2×2 tile instead of being clipped.
+    assert value.evaluate("e => e.scrollWidth <= e.parentElement.clientWidth")
+
+    # Panel min interval 1m: $__interval in the title and the query step follow it, and the
+    # override colours the "out" series.
+    traffic = panel(page, "Bytes every 1m")
+    assert traffic.locator(".dash-chart").get_attribute("data-step") == "60"
+    assert traffic.locator(".dash-chart").get_attribute("data-series") == "2"
+    marker = traffic.locator(".u-legend tr", has_text="out").locator(".u-marker")
+    assert "rgb(18, 52, 86)" in marker.evaluate("e => getComputedStyle(e).borderColor")
+    # Legacy graph: the target's min interval from a variable ($res = 1m) bounds the step
+    # (Grafana's max($__interval × intervalFactor, min interval)); aliasColors and regex
+    # seriesOverrides colour the series.
+    load = panel(page, "Load (legacy graph)")
+    assert load.locator(".dash-chart").get_attribute("data-step") == "60"
+    colors = {
+        name: load.locator(".u-legend tr", has_text=name)
+        .locator(".u-marker")
+        .evaluate("e => getComputedStyle(e).borderColor")
+        for name in ("short", "long")
+    }
+    assert colors == {"short": "rgb(0, 170, 0)", "long": "rgb(200, 0, 0)"}
+
+    # Unsupported panel: says so and opens its (interpolated) query in Explore.
+    heat = panel(page, "Request latency")
+    assert "not supported" in heat.inner_text()
+    href = heat.locator("a", has_text="in Explore").get_attribute("href")
+    expr = urllib.parse.parse_qs(urllib.parse.urlparse(href).query)["g0.expr"][0]
+    assert expr.startswith("sum by (le) (rate(prometheus_http_request_duration_seconds_bucket[")
+    assert "$" not in expr
+    # A Loki panel is not sent to promhub as PromQL; a mixed panel keeps its PromQL part.
+    assert "loki data source" in panel(page, "Log lines").inner_text()
+    assert panel(page, "Mixed sources").locator(".dash-stat-value").inner_text() == "1"
+
+    # Table: organize's excludeByName and renameByName.
+    heads = panel(page, "Root filesystem").locator("th").all_inner_texts()
+    assert heads == ["instance", "Mounted on", "Free", "Size"]
+    # Alert list and dashboard list come from promhub itself.
+    alerts = panel(page, "Alerts").locator("li")
+    assert alerts.filter(has_text="TargetDown").count() >= 1
+    assert alerts.filter(has_text="AlwaysPending").count() == 1
+    related = panel(page, "Related").locator("a")
+    assert related.all_inner_texts() == ["Fixture: shapes of community dashboards"]
+    # A repeated row: one copy per value of $mode (All = idle, user), each querying its own.
+    rows = page.locator("button.dash-row").all_inner_texts()
+    assert [r for r in rows if "CPU mode" in r] == [
+        "▾ CPU mode idle (1 panel)",
+        "▾ CPU mode user (1 panel)",
+    ]
+    cpus = api_query(stack, 'count(node_cpu_seconds_total{job="node", mode="idle"})')
+    for mode in ("idle", "user"):
+        stat = panel(page, f"CPUs counting {mode}").locator(".dash-stat-value")
+        assert stat.inner_text() == cpus[0]["value"][1]
+    # timeFrom: the panel's own range (20 s of a 2 s scrape, not the view's hour).
+    samples = panel(page, "Node samples in 20s").locator(".dash-stat-value")
+    assert 1 <= int(samples.inner_text()) <= 11
+    # Markdown text: headings, bold, lists and web links; HTML and javascript: links stay text.
+    md = panel(page, "Runbook")
+    assert md.locator(".dash-md-h").inner_text() == "On call for node"
+    assert md.locator("strong").inner_text() == "disk"
+    assert md.locator("a").count() == 1
+    assert md.locator("a").get_attribute("href") == "https://example.org/runbook"
+    assert md.locator("li").all_inner_texts() == ["<i>raw html stays text</i>", "no scripts"]
+    assert md.locator("i").count() == 0

@@ -1,11 +1,11 @@
 // Panel renderers for Grafana panels on promhub: timeseries (and legacy graph), stat, gauge,
 // bargauge, table, text. Each renderer gets (body, panel, env) where env = { scope (for
 // interpolation), range {start, end, step}, signal } and returns a cleanup function.
-import { query, queryRange } from "../../lib/api.js";
-import { legendName, sparkline, timeSeriesChart } from "../../lib/chart.js";
-import { h } from "../../lib/dom.js";
+import { query, queryRange, v1 } from "../../lib/api.js";
+import { PALETTE, legendName, sparkline, timeSeriesChart } from "../../lib/chart.js";
+import { exploreURL, h } from "../../lib/dom.js";
 import { formatValue } from "../../lib/format.js";
-import { interpolate } from "./vars.js";
+import { builtins, interpolate } from "./vars.js";
 
 // Grafana's named colours (its dark-theme hues, readable on both themes).
 const NAMED = {
@@ -79,14 +79,44 @@ function fieldOpts(panel) {
   };
 }
 
+/**
+ * Older mapping forms as new-style ones: Grafana 7's [{type: 1 (value) | 2 (range), value,
+ * from, to, text}] and singlestat's valueMaps/rangeMaps (mappingType 1/2), where "null"
+ * stands for no value.
+ */
+function legacyMappings(panel) {
+  const out = [];
+  const asValue = (m) =>
+    m.value === "null"
+      ? { type: "special", options: { match: "null", result: { text: m.text } } }
+      : { type: "value", options: { [String(m.value)]: { text: m.text } } };
+  const asRange = (m) =>
+    m.from === "null" && m.to === "null"
+      ? { type: "special", options: { match: "null", result: { text: m.text } } }
+      : { type: "range", options: { from: Number(m.from), to: Number(m.to), result: { text: m.text } } };
+  for (const m of defaults(panel).mappings || []) {
+    if (m.type === 1 || m.type === "1") out.push(asValue(m));
+    else if (m.type === 2 || m.type === "2") out.push(asRange(m));
+    else out.push(m);
+  }
+  if (panel.type === "singlestat") {
+    const ranges = panel.mappingType === 2;
+    for (const m of (ranges ? panel.rangeMaps : panel.valueMaps) || []) out.push(ranges ? asRange(m) : asValue(m));
+  }
+  return out;
+}
+
 /** Value mappings: {type: value|range|special} → display text/colour, or null. */
 function mapValue(panel, v) {
-  for (const m of defaults(panel).mappings || []) {
+  for (const m of legacyMappings(panel)) {
     const o = m.options || {};
-    if (m.type === "value" && o[String(v)]) return o[String(v)];
-    if (m.type === "range" && v >= (o.from ?? -Infinity) && v <= (o.to ?? Infinity)) return o.result;
+    const num = typeof v === "number" && !Number.isNaN(v);
+    if (m.type === "value" && num && o[String(v)]) return o[String(v)];
+    if (m.type === "range" && num && v >= (o.from ?? -Infinity) && v <= (o.to ?? Infinity)) return o.result;
     if (m.type === "special") {
-      const hit = (o.match === "null" && v === null) || (o.match === "nan" && Number.isNaN(v));
+      const isNull = v === null || v === undefined;
+      const nan = typeof v === "number" && Number.isNaN(v);
+      const hit = { null: isNull, nan, "null+nan": isNull || nan }[o.match];
       if (hit) return o.result;
     }
   }
@@ -121,43 +151,94 @@ export function fmt(v, unit, decimals) {
 }
 
 function display(panel, v, fo) {
-  const mapped = v === null ? null : mapValue(panel, v);
+  const mapped = mapValue(panel, v);
   return {
     text: mapped?.text ?? fmt(v, fo.unit, fo.decimals),
     color: mapped?.color,
   };
 }
 
+// Data source types whose queries are not PromQL: their targets are skipped, not sent to
+// promhub to fail ("-- Mixed --" panels often hold a Loki query next to Prometheus ones).
+const PROMQL_TYPES = new Set(["prometheus", "datasource", ""]);
+
+/** The data source type a target queries ("" when unknown, a variable or a plain name). */
+function dsType(panel, t) {
+  const ds = t.datasource ?? panel.datasource;
+  return ds && typeof ds === "object" && typeof ds.type === "string" && !ds.type.includes("$") ? ds.type : "";
+}
+
 /** The panel's visible targets. */
 function targetsOf(panel) {
   const t = Array.isArray(panel.targets) ? panel.targets : [];
-  return t.filter((x) => !x.hide && typeof x.expr === "string" && x.expr.trim());
+  return t.filter(
+    (x) => x && !x.hide && typeof x.expr === "string" && x.expr.trim() && PROMQL_TYPES.has(dsType(panel, x)),
+  );
 }
 
-/** Run each target as a range query; series carry their legend name. */
-async function rangeSeries(panel, env) {
+/** "30s", "1m", ">10s" (Grafana's min-interval forms) → seconds, or NaN. */
+function intervalSeconds(text) {
+  const m = String(text ?? "").trim().match(/^>?\s*(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/);
+  return m ? Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : NaN;
+}
+
+/**
+ * The panel's $__interval: the view's step, raised to the panel's min interval
+ * (`interval`) and to range / `maxDataPoints`, as Grafana computes it.
+ */
+function panelStep(panel, env) {
   const { start, end, step } = env.range;
+  let s = step;
+  const min = intervalSeconds(interpolate(panel.interval || "", env.scope));
+  if (Number.isFinite(min)) s = Math.max(s, min);
+  const mdp = Number(panel.maxDataPoints);
+  if (mdp > 0) s = Math.max(s, Math.ceil((end - start) / mdp));
+  return Math.max(1, Math.round(s));
+}
+
+/** A scope whose $__interval/$__rate_interval/... follow `step`. */
+function scopeWithStep(env, step) {
+  return { ...env.scope, builtins: builtins(env.range.start, env.range.end, step) };
+}
+
+/** The scope for a panel's title and texts: its own $__interval. */
+export function panelScope(panel, env) {
+  const own = panelRange(panel, env);
+  return scopeWithStep(own, panelStep(panel, own));
+}
+
+/**
+ * A target's query step and scope: the panel's interval times `intervalFactor` (old
+ * dashboards use 2-10), at least the target's own min `interval` ("1m", "$resolution").
+ */
+function targetStep(panel, t, env) {
+  const base = panelStep(panel, env);
+  let step = base * (Number(t.intervalFactor) > 0 ? Number(t.intervalFactor) : 1);
+  const min = intervalSeconds(interpolate(t.interval || "", env.scope));
+  if (Number.isFinite(min)) step = Math.max(step, min);
+  step = Math.max(1, Math.round(step));
+  return { step, scope: scopeWithStep(env, step) };
+}
+
+/** Run each target as a range query; series carry their legend name and refId. */
+async function rangeSeries(panel, env) {
+  const { start, end } = env.range;
   const out = [];
   const results = await Promise.all(
     targetsOf(panel).map(async (t) => {
-      const expr = interpolate(t.expr, env.scope);
-      const stepT = t.interval ? stepFor(interpolate(t.interval, env.scope), step) : step;
-      const data = await queryRange(expr, start, end, stepT, { signal: env.signal });
-      return { t, data };
+      const { step, scope } = targetStep(panel, t, env);
+      const data = await queryRange(interpolate(t.expr, scope), start, end, step, { signal: env.signal });
+      return { t, data, scope, step };
     }),
   );
-  for (const { t, data } of results) {
-    const legend = interpolate(t.legendFormat || "", env.scope);
-    for (const s of data.result || []) out.push({ ...s, name: legendName(legend, s.metric) });
+  // The chart's grid: the coarsest step asked for, so a series queried every minute is a
+  // line, not dots with gaps between them on a finer grid.
+  out.step = Math.max(env.range.step, ...results.map((r) => r.step));
+  for (const { t, data, scope } of results) {
+    const legend = interpolate(t.legendFormat || "", scope);
+    for (const s of data.result || []) out.push({ ...s, name: legendName(legend, s.metric), refId: t.refId || "A" });
   }
   return out;
-}
-
-function stepFor(minInterval, step) {
-  const m = String(minInterval).match(/^(\d+)(ms|s|m|h|d)$/);
-  if (!m) return step;
-  const sec = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2]];
-  return Math.max(step, sec);
 }
 
 /** Run each target as an instant query at the range's end. */
@@ -166,7 +247,7 @@ async function instantSeries(panel, env) {
   const results = await Promise.all(
     targetsOf(panel).map(async (t) => ({
       t,
-      data: await query(interpolate(t.expr, env.scope), env.range.end, { signal: env.signal }),
+      data: await query(interpolate(t.expr, targetStep(panel, t, env).scope), env.range.end, { signal: env.signal }),
     })),
   );
   for (const { t, data } of results) {
@@ -213,6 +294,74 @@ function noData(body) {
 
 // ---------------------------------------------------------------------------- timeseries
 
+/** A "/re/flags" or plain-text matcher → test(name). */
+function nameMatcher(pattern, regex) {
+  const m = String(pattern ?? "").match(/^\/(.*)\/([gimsuy]*)$/s);
+  if (regex || m) {
+    try {
+      const re = m ? new RegExp(m[1], m[2].replace("g", "")) : new RegExp(String(pattern));
+      return (name) => re.test(name);
+    } catch {
+      return () => false;
+    }
+  }
+  return (name) => name === pattern;
+}
+
+/** Colour as #rrggbb for the chart (it appends alpha for fills): names, #rgb, rgb(a)(). */
+function hexColor(c) {
+  const s = String(NAMED[c] || c || "").trim();
+  if (/^#[0-9a-f]{6}$/i.test(s)) return s;
+  if (/^#[0-9a-f]{3}$/i.test(s)) return "#" + [...s.slice(1)].map((x) => x + x).join("");
+  const m = s.match(/^rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/i);
+  if (m) return "#" + m.slice(1, 4).map((x) => Math.min(255, Number(x)).toString(16).padStart(2, "0")).join("");
+  return null;
+}
+
+/**
+ * Per-series style from fieldConfig.overrides (matchers byName, byRegexp, byFrameRefID;
+ * properties color (fixed), custom.transform negative-Y, displayName) and the legacy
+ * graph's aliasColors and seriesOverrides (alias, color, transform). Returns the series
+ * with .color and, for negative-Y, negated values (Grafana's "out below the axis").
+ */
+function styleSeries(panel, series) {
+  const rules = [];
+  for (const o of panel.fieldConfig?.overrides || []) {
+    const id = o.matcher?.id;
+    const opt = o.matcher?.options;
+    let test = null;
+    if (id === "byName") test = (s) => s.name === opt;
+    else if (id === "byRegexp") test = ((f) => (s) => f(s.name))(nameMatcher(opt, true));
+    else if (id === "byFrameRefID") test = (s) => s.refId === opt;
+    if (!test) continue;
+    const props = {};
+    for (const p of o.properties || []) {
+      if (p.id === "color" && p.value?.mode === "fixed") props.color = p.value.fixedColor;
+      if (p.id === "custom.transform") props.negate = p.value === "negative-Y";
+      if (p.id === "displayName" && typeof p.value === "string") props.name = p.value;
+    }
+    rules.push({ test, props });
+  }
+  for (const o of Array.isArray(panel.seriesOverrides) ? panel.seriesOverrides : []) {
+    const f = nameMatcher(o.alias);
+    const props = {};
+    if (o.color) props.color = o.color;
+    if (o.transform) props.negate = o.transform === "negative-Y";
+    rules.push({ test: (s) => f(s.name), props });
+  }
+  for (const [name, c] of Object.entries(panel.aliasColors || {})) rules.push({ test: (s) => s.name === name, props: { color: c } });
+  if (!rules.length) return series;
+  const out = series.map((s) => {
+    const props = {};
+    for (const r of rules) if (r.test(s)) Object.assign(props, r.props);
+    const styled = { ...s, color: hexColor(props.color) || undefined, name: props.name || s.name };
+    if (props.negate) styled.values = (s.values || []).map(([t, v]) => [t, String(-Number(v))]);
+    return styled;
+  });
+  out.step = series.step;
+  return out;
+}
+
 function stacking(panel) {
   const mode = defaults(panel).custom?.stacking?.mode;
   if (mode) return mode !== "none";
@@ -232,10 +381,11 @@ function chartThresholds(panel) {
 }
 
 async function renderTimeseries(body, panel, env) {
-  const series = await rangeSeries(panel, env);
+  const series = styleSeries(panel, await rangeSeries(panel, env));
   if (!series.length) return noData(body);
   const fo = fieldOpts(panel);
-  const { start, end, step } = env.range;
+  const { start, end } = env.range;
+  const step = series.step;
   const showLegend = panel.options?.legend?.showLegend !== false && panel.legend?.show !== false;
   const holder = h("div", { class: "dash-chart" });
   body.append(holder);
@@ -252,6 +402,7 @@ async function renderTimeseries(body, panel, env) {
     min: fo.min,
     max: fo.max,
     stacked: stacking(panel),
+    colors: series.map((s, i) => s.color || PALETTE[i % PALETTE.length]),
     height,
     showLegend,
     thresholds: chartThresholds(panel),
@@ -259,6 +410,7 @@ async function renderTimeseries(body, panel, env) {
     axisSize: (u, values) => (values ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 8 + 24) : 70),
   });
   holder.dataset.series = String(series.length);
+  holder.dataset.step = String(step);
   return () => chart.destroy();
 }
 
@@ -295,7 +447,25 @@ async function renderStat(body, panel, env) {
       cleanups.push(sparkline(sp, xs, ys, { width: w, height: Math.min(40, Math.max(20, body.clientHeight / 3)), stroke }).destroy);
     }
   }
+  fitStatText(wrap);
   return () => cleanups.forEach((c) => c());
+}
+
+/**
+ * Shrink each stat value to fit its tile: community dashboards put "9.2 GiB" or "3.1 week"
+ * into tiles two grid units high and wide, where a fixed size would be clipped.
+ */
+function fitStatText(wrap) {
+  for (const tile of wrap.querySelectorAll(".dash-stat")) {
+    const el = tile.querySelector(".dash-stat-value");
+    const name = tile.querySelector(".dash-stat-name");
+    const w = tile.clientWidth - 8;
+    const hgt = tile.clientHeight - (name ? name.offsetHeight : 0) - 4;
+    const chars = Math.max(1, el.textContent.length);
+    // Bold digits are about 0.6 em wide; the line box is 1.15 em high.
+    const size = Math.floor(Math.min(28, w / (chars * 0.6), hgt / 1.2));
+    el.style.fontSize = `${Math.max(9, size)}px`;
+  }
 }
 
 // ---------------------------------------------------------------------------- gauge
@@ -408,6 +578,15 @@ function hiddenColumns(panel) {
   return hide;
 }
 
+/** Column headers renamed by the "organize" transformation (renameByName). */
+function renamedColumns(panel) {
+  const names = {};
+  for (const t of panel.transformations || []) {
+    if (t.id === "organize") Object.assign(names, t.options?.renameByName || {});
+  }
+  return (c) => (typeof names[c] === "string" && names[c] ? names[c] : c);
+}
+
 async function renderTable(body, panel, env) {
   const series = await instantSeries(panel, env);
   if (!series.length) return noData(body);
@@ -423,10 +602,11 @@ async function renderTable(body, panel, env) {
   }
   const labels = [...new Set(series.flatMap((s) => Object.keys(s.metric)))].filter((k) => !hide.has(k)).sort();
   const valueCols = refs.map((r) => (refs.length > 1 ? `Value #${r}` : "Value"));
+  const rename = renamedColumns(panel);
   const table = h(
     "table",
     { class: "data dash-table" },
-    h("thead", {}, h("tr", {}, labels.map((l) => h("th", {}, l)), valueCols.map((c) => h("th", { class: "num" }, c)))),
+    h("thead", {}, h("tr", {}, labels.map((l) => h("th", {}, rename(l))), valueCols.map((c) => h("th", { class: "num" }, rename(c))))),
     h(
       "tbody",
       {},
@@ -445,10 +625,173 @@ async function renderTable(body, panel, env) {
 
 // ---------------------------------------------------------------------------- text
 
+/** Inline markdown (**bold**, *em*, `code`, [text](http…)) as DOM nodes; the rest is text. */
+function mdInline(text) {
+  const out = [];
+  const re = /\*\*(.+?)\*\*|__(.+?)__|\*(.+?)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)/g;
+  let last = 0;
+  let m;
+  while ((m = re.exec(text))) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    if (m[1] || m[2]) out.push(h("strong", {}, m[1] || m[2]));
+    else if (m[3]) out.push(h("em", {}, m[3]));
+    else if (m[4]) out.push(h("code", {}, m[4]));
+    // Only web and same-site links: an imported file must not smuggle javascript: URLs.
+    else if (/^(https?:\/\/|\/)/.test(m[6])) out.push(h("a", { href: m[6], target: "_blank", rel: "noopener" }, m[5]));
+    else out.push(m[5]);
+    last = re.lastIndex;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/**
+ * A small, safe subset of markdown (headings, lists, paragraphs, inline marks) built with
+ * h(): the content of an imported file never becomes markup, so HTML in it shows as text.
+ */
+function markdown(text) {
+  const blocks = [];
+  let list = null;
+  let para = [];
+  const flush = () => {
+    if (para.length) blocks.push(h("p", {}, mdInline(para.join(" "))));
+    para = [];
+  };
+  for (const line of text.split(/\r?\n/)) {
+    const head = line.match(/^(#{1,6})\s+(.*)$/);
+    const item = line.match(/^\s*(?:[-*+]|\d+[.)])\s+(.*)$/);
+    if (head || item || !line.trim()) flush();
+    if (!item) list = null;
+    if (head) blocks.push(h(`h${Math.min(6, head[1].length + 2)}`, { class: "dash-md-h" }, mdInline(head[2])));
+    else if (item) {
+      if (!list) blocks.push((list = h("ul", {})));
+      list.append(h("li", {}, mdInline(item[1])));
+    } else if (line.trim()) para.push(line.trim());
+  }
+  flush();
+  return blocks;
+}
+
 function renderText(body, panel, env) {
-  const content = panel.options?.content ?? panel.content ?? "";
-  // Shown as plain text: markdown/HTML from an imported file must never become markup.
-  body.append(h("div", { class: "dash-text" }, interpolate(String(content), env.scope, { fmt: "text" })));
+  const content = interpolate(String(panel.options?.content ?? panel.content ?? ""), panelScope(panel, env), { fmt: "text" });
+  const mode = panel.options?.mode ?? panel.mode ?? "markdown";
+  // HTML mode: its text only (no markup from an imported file); markdown: the safe subset.
+  const nodes = mode === "markdown" ? markdown(content) : [content];
+  body.append(h("div", { class: `dash-text${mode === "markdown" ? " dash-md" : ""}` }, nodes));
+}
+
+// ---------------------------------------------------------------------------- piechart
+
+/** Pie/donut of each series' reduced value, with a legend of name, value and share. */
+async function renderPie(body, panel, env) {
+  const series = await rangeSeries(panel, env);
+  const fo = fieldOpts(panel);
+  const items = styleSeries(panel, series)
+    .map((s, i) => ({ name: s.name, v: reduce(panel, s.values || []), color: s.color || PALETTE[i % PALETTE.length] }))
+    .filter((x) => Number.isFinite(x.v) && x.v > 0);
+  if (!items.length) return noData(body);
+  const total = items.reduce((a, x) => a + x.v, 0);
+  const donut = panel.options?.pieType === "donut" || panel.pieType === "donut";
+  const el = svg("svg", { viewBox: "-1.05 -1.05 2.1 2.1", class: "dash-pie-svg", role: "img" });
+  let a = -Math.PI / 2;
+  for (const x of items) {
+    const da = (x.v / total) * 2 * Math.PI;
+    const p = (ang, r) => `${(r * Math.cos(ang)).toFixed(4)} ${(r * Math.sin(ang)).toFixed(4)}`;
+    // A full circle cannot be one arc: draw a single-slice pie as a circle.
+    const shape =
+      items.length === 1
+        ? svg("circle", { cx: 0, cy: 0, r: 1, fill: x.color })
+        : svg("path", { d: `M 0 0 L ${p(a, 1)} A 1 1 0 ${da > Math.PI ? 1 : 0} 1 ${p(a + da, 1)} Z`, fill: x.color });
+    const tip = svg("title");
+    tip.textContent = `${x.name}: ${fmt(x.v, fo.unit, fo.decimals)}`;
+    shape.append(tip);
+    el.append(shape);
+    a += da;
+  }
+  if (donut) el.append(svg("circle", { cx: 0, cy: 0, r: 0.55, class: "dash-pie-hole" }));
+  const legend = h(
+    "ul",
+    { class: "dash-pie-legend" },
+    items.map((x) =>
+      h(
+        "li",
+        { dataset: { value: String(x.v) } },
+        h("span", { class: "dash-pie-swatch", style: { background: x.color } }),
+        h("span", { class: "dash-pie-name", title: x.name }, x.name),
+        h("span", { class: "muted" }, ` ${fmt(x.v, fo.unit, fo.decimals)} (${((x.v / total) * 100).toFixed(1)}%)`),
+      ),
+    ),
+  );
+  body.append(h("div", { class: "dash-pie" }, el, legend));
+}
+
+// ---------------------------------------------------------------------------- alertlist, dashlist
+
+/** Grafana's alert list, from promhub's own rules: firing and pending alerts by state. */
+async function renderAlertList(body, panel, env) {
+  const data = await v1("alerts", undefined, { signal: env.signal });
+  const alerts = (data.alerts || []).slice().sort((x, y) => (x.state === y.state ? 0 : x.state === "firing" ? -1 : 1));
+  const limit = Number(panel.options?.maxItems ?? panel.limit ?? 10) || 10;
+  if (!alerts.length) return body.append(h("div", { class: "dash-nodata muted" }, "No alerts firing or pending"));
+  body.append(
+    h(
+      "ul",
+      { class: "dash-list" },
+      alerts.slice(0, limit).map((a) =>
+        h(
+          "li",
+          {},
+          h("span", { class: `badge ${a.state === "firing" ? "crit" : "warn"}` }, a.state),
+          " ",
+          h("a", { href: "/alerts", "data-nav": "" }, a.labels?.alertname || "alert"),
+          h("span", { class: "muted" }, " " + (a.labels?.instance || a.labels?.job || "")),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Grafana's dashboard list: the dashboards promhub holds (tag filter as in Grafana). */
+async function renderDashList(body, panel, env) {
+  const list = await v1("dashboards", undefined, { signal: env.signal });
+  const tags = panel.options?.tags || panel.tags || [];
+  const shown = list.filter((d) => tags.every((t) => (d.tags || []).includes(t)));
+  body.append(
+    h(
+      "ul",
+      { class: "dash-list" },
+      shown.map((d) => h("li", {}, h("a", { href: `/dashboards/${encodeURIComponent(d.uid)}`, "data-nav": "" }, d.title))),
+    ),
+  );
+}
+
+/**
+ * The placeholder for a panel type the console does not draw: says so, and offers the
+ * panel's queries in Explore, so its data is one click away.
+ */
+function renderUnsupported(body, panel, env) {
+  const range = `${Math.max(1, Math.round((env.range.end - env.range.start) / 60))}m`;
+  const targets = targetsOf(panel);
+  const other = (Array.isArray(panel.targets) ? panel.targets : []).map((t) => dsType(panel, t)).find((x) => x && !PROMQL_TYPES.has(x));
+  body.append(
+    h(
+      "div",
+      { class: "dash-unsupported muted" },
+      h("div", {}, `Panel type "${panel.type}" is not supported by promhub's console.`),
+      targets.length
+        ? h(
+            "div",
+            { class: "dash-unsupported-links" },
+            targets.map((t) =>
+              h("a", { href: exploreURL(interpolate(t.expr, targetStep(panel, t, env).scope), range), "data-nav": "" }, `Query ${t.refId || "A"} in Explore`),
+            ),
+          )
+        : other
+          ? h("div", {}, `It queries a ${other} data source.`)
+          : null,
+    ),
+  );
+  return null;
 }
 
 const RENDERERS = {
@@ -462,16 +805,41 @@ const RENDERERS = {
   table: renderTable,
   "table-old": renderTable,
   text: renderText,
+  piechart: renderPie,
+  "grafana-piechart-panel": renderPie,
+  alertlist: renderAlertList,
+  dashlist: renderDashList,
 };
 
 /** Draw a panel's content into body; returns a cleanup function (or nothing). */
+/**
+ * The panel's own time range: `timeFrom` ("24h": the last 24 h up to the view's end) and
+ * `timeShift` ("1d": moved back a day), with the step scaled to keep the point count.
+ */
+function panelRange(panel, env) {
+  const r = env.range;
+  const from = intervalSeconds(String(interpolate(panel.timeFrom || "", env.scope)).replace(/^now-/, ""));
+  const shift = intervalSeconds(interpolate(panel.timeShift || "", env.scope));
+  if (!Number.isFinite(from) && !Number.isFinite(shift)) return env;
+  let { start, end } = r;
+  if (Number.isFinite(from)) start = end - from;
+  if (Number.isFinite(shift)) {
+    start -= shift;
+    end -= shift;
+  }
+  const step = Math.max(1, Math.round((r.step * (end - start)) / Math.max(1, r.end - r.start)));
+  return { ...env, range: { start, end, step } };
+}
+
 export async function renderPanel(body, panel, env) {
+  env = panelRange(panel, env);
   const fn = RENDERERS[panel.type];
-  if (!fn) {
-    body.append(
-      h("div", { class: "dash-unsupported muted" }, `Panel type "${panel.type}" is not supported by promhub's console.`),
-    );
-    return null;
+  if (!fn) return renderUnsupported(body, panel, env);
+  // A Loki/Elasticsearch/... panel: its queries are not PromQL, so say that instead of
+  // sending them to promhub for a parse error.
+  const all = Array.isArray(panel.targets) ? panel.targets.filter((t) => t && !t.hide && t.expr) : [];
+  if (all.length && !targetsOf(panel).length && !["text", "alertlist", "dashlist"].includes(panel.type)) {
+    return renderUnsupported(body, panel, env);
   }
   return fn(body, panel, env);
 }

@@ -41,18 +41,19 @@ function currentValues(v) {
 
 /** Format a variable's value for a query, by explicit ${var:fmt} or the Prometheus default. */
 function formatVar(v, fmt) {
+  // Titles show option texts ("All" for All, even with a custom all value like ".+"), as
+  // Grafana does.
+  if (fmt === "text") {
+    if ((v.current || []).includes(ALL)) return "All";
+    const text = (x) => v.options.find((o) => o.value === x)?.text ?? x;
+    return (v.current || []).map(text).join(" + ");
+  }
   const vals = currentValues(v);
   if (vals === null) return v.allValue;
   const multi = v.multi || v.includeAll;
   switch (fmt) {
     case "raw":
       return vals.join(",");
-    case "text": {
-      // Titles show option texts ("All" for All), as Grafana does.
-      if ((v.current || []).includes(ALL)) return "All";
-      const text = (x) => v.options.find((o) => o.value === x)?.text ?? x;
-      return vals.map(text).join(" + ");
-    }
     case "csv":
       return vals.join(",");
     case "pipe":
@@ -82,11 +83,21 @@ export function interpolate(text, scope, { fmt } = {}) {
   return text.replace(VAR_RE, (m, a, b, bf, c, _field, cf) => {
     const name = a || b || c;
     const f = bf || cf || fmt;
-    if (scope.builtins && name in scope.builtins) return scope.builtins[name];
+    if (scope.builtins && name in scope.builtins) return builtinValue(scope.builtins, name, f);
     const v = scope.vars?.get(name);
     if (!v) return m;
     return formatVar(v, f);
   });
+}
+
+/** A built-in's value; ${__from:date:seconds} / ${__to:date} (ISO) as Grafana formats them. */
+function builtinValue(b, name, f) {
+  const ms = Number(b[name]);
+  if ((name === "__from" || name === "__to") && f && f.startsWith("date")) {
+    if (f === "date:seconds") return String(Math.round(ms / 1000));
+    if (f === "date" || f === "date:iso") return new Date(ms).toISOString();
+  }
+  return b[name];
 }
 
 /** Grafana's built-in interval variables for a time range (seconds) and step. */

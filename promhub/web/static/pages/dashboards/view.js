@@ -4,7 +4,7 @@
 import { raw } from "../../lib/api.js";
 import { clear, errorBox, h, loading } from "../../lib/dom.js";
 import { parseDuration } from "../../lib/format.js";
-import { renderPanel } from "./panels.js";
+import { panelScope, renderPanel } from "./panels.js";
 import { ALL, builtins, initVars, interpolate, resolveVars } from "./vars.js";
 
 const RANGES = ["5m", "15m", "30m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"];
@@ -308,16 +308,15 @@ export async function mountView(root, ctx, uid) {
   }
 
   // ------------------------------------------------------------------ panels
-  const pinned = (name, value) => pinnedVars(vars, name, value);
-
-  function scope(r) {
-    return { vars, builtins: builtins(r.start, r.end, r.step) };
+  function scope(r, vs = vars) {
+    return { vars: vs, builtins: builtins(r.start, r.end, r.step) };
   }
 
   function panelBox(p, env) {
     const gp = p.gridPos || {};
     const hUnits = Math.max(1, gp.h || 8);
-    const title = interpolate(p.title || "", env.scope, { fmt: "text" });
+    // The title sees the panel's own $__interval (its min interval / max data points).
+    const title = interpolate(p.title || "", panelScope(p, env), { fmt: "text" });
     const body = h("div", { class: "dash-panel-body" });
     const box = h(
       "section",
@@ -337,14 +336,15 @@ export async function mountView(root, ctx, uid) {
     return { box, body };
   }
 
-  function drawSection(container, list, r, gen) {
+  // vs: the variables the panels see (a repeated row's copy pins its repeat variable).
+  function drawSection(container, list, r, gen, vs = vars) {
     const y0 = Math.min(...list.map((p) => p.gridPos?.y ?? 0));
-    const base = { range: r, scope: scope(r), signal: abort.signal, y0 };
+    const base = { range: r, scope: scope(r, vs), signal: abort.signal, y0 };
     const g = h("div", { class: "dash-grid" });
     container.append(g);
-    for (const p of expandRepeats(list, vars)) {
+    for (const p of expandRepeats(list, vs)) {
       // A repeated panel's copy sees its own value of the repeat variable.
-      const env = p.repeatValue === undefined ? base : { ...base, scope: { ...base.scope, vars: pinned(p.repeat, p.repeatValue) } };
+      const env = p.repeatValue === undefined ? base : { ...base, scope: { ...base.scope, vars: pinnedVars(vs, p.repeat, p.repeatValue) } };
       const { box, body } = panelBox(p, env);
       g.append(box);
       // Draw after layout, so charts know their box's size.
@@ -376,37 +376,47 @@ export async function mountView(root, ctx, uid) {
     const secs = sections(model.panels || []);
     if (!secs.length) grid.append(h("p", { class: "muted" }, "This dashboard has no panels."));
     for (const s of secs) {
-      const container = h("div", { class: "dash-section" });
-      grid.append(container);
       if (!s.row) {
+        const container = h("div", { class: "dash-section" });
+        grid.append(container);
         drawSection(container, s.panels, r, gen);
         continue;
       }
-      let open = !s.row.collapsed;
-      const content = h("div", { class: "dash-row-content" });
-      const toggle = h(
-        "button",
-        {
-          type: "button",
-          class: "dash-row",
-          "aria-expanded": String(open),
-          onclick: () => {
-            open = !open;
-            s.row.collapsed = !open;
-            toggle.setAttribute("aria-expanded", String(open));
-            toggle.firstChild.textContent = open ? "▾ " : "▸ ";
-            clear(content);
-            // Collapsed rows query nothing; their panels draw when opened, as in Grafana.
-            if (open && s.panels.length) drawSection(content, s.panels, range(), renderGen);
-          },
-        },
-        h("span", {}, open ? "▾ " : "▸ "),
-        interpolate(s.row.title || "Row", scope(r), { fmt: "text" }),
-        h("span", { class: "muted dash-row-count" }, ` (${s.panels.length} panel${s.panels.length === 1 ? "" : "s"})`),
-      );
-      container.append(toggle, content);
-      if (open && s.panels.length) drawSection(content, s.panels, r, gen);
+      // Grafana's row `repeat`: one copy of the row (and its panels) per variable value.
+      const rv = s.row.repeat ? vars.get(s.row.repeat) : null;
+      const values = rv ? expandedValues(rv) : [];
+      if (!values.length) drawRow(s, r, gen, vars);
+      else for (const val of values) drawRow(s, r, gen, pinnedVars(vars, s.row.repeat, val));
     }
+  }
+
+  function drawRow(s, r, gen, vs) {
+    const container = h("div", { class: "dash-section" });
+    grid.append(container);
+    let open = !s.row.collapsed;
+    const content = h("div", { class: "dash-row-content" });
+    const toggle = h(
+      "button",
+      {
+        type: "button",
+        class: "dash-row",
+        "aria-expanded": String(open),
+        onclick: () => {
+          open = !open;
+          s.row.collapsed = !open;
+          toggle.setAttribute("aria-expanded", String(open));
+          toggle.firstChild.textContent = open ? "▾ " : "▸ ";
+          clear(content);
+          // Collapsed rows query nothing; their panels draw when opened, as in Grafana.
+          if (open && s.panels.length) drawSection(content, s.panels, range(), renderGen, vs);
+        },
+      },
+      h("span", {}, open ? "▾ " : "▸ "),
+      interpolate(s.row.title || "Row", scope(r, vs), { fmt: "text" }),
+      h("span", { class: "muted dash-row-count" }, ` (${s.panels.length} panel${s.panels.length === 1 ? "" : "s"})`),
+    );
+    container.append(toggle, content);
+    if (open && s.panels.length) drawSection(content, s.panels, r, gen, vs);
   }
 
   try {
