@@ -1,10 +1,12 @@
 // Panel renderers for Grafana panels on promhub: timeseries (and legacy graph), stat, gauge,
-// bargauge, table, text. Each renderer gets (body, panel, env) where env = { scope (for
-// interpolation), range {start, end, step}, signal } and returns a cleanup function.
-import { query, queryRange, v1 } from "../../lib/api.js";
+// bargauge, table, pie (text, alert and dashboard lists are in infopanels.js). Each renderer
+// gets (body, panel, env) where env = { scope (for interpolation), range {start, end, step},
+// signal } and returns a cleanup function.
+import { query, queryRange } from "../../lib/api.js";
 import { PALETTE, legendName, sparkline, timeSeriesChart } from "../../lib/chart.js";
 import { exploreURL, h } from "../../lib/dom.js";
 import { formatValue } from "../../lib/format.js";
+import { renderAlertList, renderDashList, renderText } from "./infopanels.js";
 import { builtins, interpolate } from "./vars.js";
 
 // Grafana's named colours (its dark-theme hues, readable on both themes).
@@ -623,63 +625,6 @@ async function renderTable(body, panel, env) {
   body.append(h("div", { class: "table-wrap dash-table-wrap" }, table));
 }
 
-// ---------------------------------------------------------------------------- text
-
-/** Inline markdown (**bold**, *em*, `code`, [text](http…)) as DOM nodes; the rest is text. */
-function mdInline(text) {
-  const out = [];
-  const re = /\*\*(.+?)\*\*|__(.+?)__|\*(.+?)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)/g;
-  let last = 0;
-  let m;
-  while ((m = re.exec(text))) {
-    if (m.index > last) out.push(text.slice(last, m.index));
-    if (m[1] || m[2]) out.push(h("strong", {}, m[1] || m[2]));
-    else if (m[3]) out.push(h("em", {}, m[3]));
-    else if (m[4]) out.push(h("code", {}, m[4]));
-    // Only web and same-site links: an imported file must not smuggle javascript: URLs.
-    else if (/^(https?:\/\/|\/)/.test(m[6])) out.push(h("a", { href: m[6], target: "_blank", rel: "noopener" }, m[5]));
-    else out.push(m[5]);
-    last = re.lastIndex;
-  }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
-}
-
-/**
- * A small, safe subset of markdown (headings, lists, paragraphs, inline marks) built with
- * h(): the content of an imported file never becomes markup, so HTML in it shows as text.
- */
-function markdown(text) {
-  const blocks = [];
-  let list = null;
-  let para = [];
-  const flush = () => {
-    if (para.length) blocks.push(h("p", {}, mdInline(para.join(" "))));
-    para = [];
-  };
-  for (const line of text.split(/\r?\n/)) {
-    const head = line.match(/^(#{1,6})\s+(.*)$/);
-    const item = line.match(/^\s*(?:[-*+]|\d+[.)])\s+(.*)$/);
-    if (head || item || !line.trim()) flush();
-    if (!item) list = null;
-    if (head) blocks.push(h(`h${Math.min(6, head[1].length + 2)}`, { class: "dash-md-h" }, mdInline(head[2])));
-    else if (item) {
-      if (!list) blocks.push((list = h("ul", {})));
-      list.append(h("li", {}, mdInline(item[1])));
-    } else if (line.trim()) para.push(line.trim());
-  }
-  flush();
-  return blocks;
-}
-
-function renderText(body, panel, env) {
-  const content = interpolate(String(panel.options?.content ?? panel.content ?? ""), panelScope(panel, env), { fmt: "text" });
-  const mode = panel.options?.mode ?? panel.mode ?? "markdown";
-  // HTML mode: its text only (no markup from an imported file); markdown: the safe subset.
-  const nodes = mode === "markdown" ? markdown(content) : [content];
-  body.append(h("div", { class: `dash-text${mode === "markdown" ? " dash-md" : ""}` }, nodes));
-}
-
 // ---------------------------------------------------------------------------- piechart
 
 /** Pie/donut of each series' reduced value, with a legend of name, value and share. */
@@ -725,46 +670,6 @@ async function renderPie(body, panel, env) {
   body.append(h("div", { class: "dash-pie" }, el, legend));
 }
 
-// ---------------------------------------------------------------------------- alertlist, dashlist
-
-/** Grafana's alert list, from promhub's own rules: firing and pending alerts by state. */
-async function renderAlertList(body, panel, env) {
-  const data = await v1("alerts", undefined, { signal: env.signal });
-  const alerts = (data.alerts || []).slice().sort((x, y) => (x.state === y.state ? 0 : x.state === "firing" ? -1 : 1));
-  const limit = Number(panel.options?.maxItems ?? panel.limit ?? 10) || 10;
-  if (!alerts.length) return body.append(h("div", { class: "dash-nodata muted" }, "No alerts firing or pending"));
-  body.append(
-    h(
-      "ul",
-      { class: "dash-list" },
-      alerts.slice(0, limit).map((a) =>
-        h(
-          "li",
-          {},
-          h("span", { class: `badge ${a.state === "firing" ? "crit" : "warn"}` }, a.state),
-          " ",
-          h("a", { href: "/alerts", "data-nav": "" }, a.labels?.alertname || "alert"),
-          h("span", { class: "muted" }, " " + (a.labels?.instance || a.labels?.job || "")),
-        ),
-      ),
-    ),
-  );
-}
-
-/** Grafana's dashboard list: the dashboards promhub holds (tag filter as in Grafana). */
-async function renderDashList(body, panel, env) {
-  const list = await v1("dashboards", undefined, { signal: env.signal });
-  const tags = panel.options?.tags || panel.tags || [];
-  const shown = list.filter((d) => tags.every((t) => (d.tags || []).includes(t)));
-  body.append(
-    h(
-      "ul",
-      { class: "dash-list" },
-      shown.map((d) => h("li", {}, h("a", { href: `/dashboards/${encodeURIComponent(d.uid)}`, "data-nav": "" }, d.title))),
-    ),
-  );
-}
-
 /**
  * The placeholder for a panel type the console does not draw: says so, and offers the
  * panel's queries in Explore, so its data is one click away.
@@ -804,7 +709,7 @@ const RENDERERS = {
   bargauge: renderBarGauge,
   table: renderTable,
   "table-old": renderTable,
-  text: renderText,
+  text: (body, panel, env) => renderText(body, panel, panelScope(panel, env)),
   piechart: renderPie,
   "grafana-piechart-panel": renderPie,
   alertlist: renderAlertList,
