@@ -216,7 +216,8 @@ DASHBOARD_SHOTS = [
         LAPTOP,
     ),
     ("dashboard-http-red", "/dashboards/promhub-http-red", "light", LAPTOP),
-    ("dashboard-self", "/dashboards/promhub-self", "light", LAPTOP),
+    # promhub has scraped itself for a minute only: show the last 5 minutes.
+    ("dashboard-self", "/dashboards/promhub-self?from=now-5m&to=now", "light", LAPTOP),
     ("dashboard-phone", "/dashboards/promhub-http-red", "light", PHONE),
 ]
 
