@@ -143,3 +143,18 @@ export function apiTime(s) {
   const t = Date.parse(s);
   return Number.isNaN(t) ? null : t;
 }
+
+/**
+ * The filter text with `name="value"` added (clicking a label chip), replacing a matcher on
+ * the same label; an unparsable filter is replaced.
+ */
+export function withMatcher(filter, name, value) {
+  let ms = [];
+  try {
+    ms = parseMatchers(filter).filter((m) => m.name !== name);
+  } catch {
+    ms = [];
+  }
+  ms.push({ name, op: "=", value });
+  return ms.map(matcherText).join(", ");
+}

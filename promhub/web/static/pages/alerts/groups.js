@@ -12,6 +12,7 @@ import {
   matches,
   newSilenceURL,
   parseMatchers,
+  withMatcher,
 } from "./common.js";
 
 const REFRESH_MS = 15000;
@@ -76,14 +77,7 @@ export function mount(root, ctx) {
 
   // Add a label to the filter (clicking a chip), replacing a matcher on the same name.
   function addFilter(name, value) {
-    let ms = [];
-    try {
-      ms = parseMatchers(state.filter).filter((m) => m.name !== name);
-    } catch {
-      ms = [];
-    }
-    ms.push({ name, op: "=", value });
-    filterInput.value = ms.map(matcherText).join(", ");
+    filterInput.value = withMatcher(state.filter, name, value);
     update({ filter: filterInput.value });
   }
 

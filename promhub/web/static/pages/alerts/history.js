@@ -4,7 +4,7 @@
 import { am } from "../../lib/api.js";
 import { clear, debounce, errorBox, h, loading } from "../../lib/dom.js";
 import { ago, formatTime, parseDuration } from "../../lib/format.js";
-import { labelChips, matcherText, parseMatchers } from "./common.js";
+import { labelChips, matcherText, parseMatchers, withMatcher } from "./common.js";
 
 const RANGES = ["1h", "6h", "24h", "7d", "30d", "all"];
 const KINDS = ["active", "suppressed", "resolved", "notification"];
@@ -56,14 +56,7 @@ export function mount(root, ctx) {
   }
 
   function addFilter(name, value) {
-    let ms = [];
-    try {
-      ms = parseMatchers(state.filter).filter((m) => m.name !== name);
-    } catch {
-      ms = [];
-    }
-    ms.push({ name, op: "=", value });
-    filterInput.value = ms.map(matcherText).join(", ");
+    filterInput.value = withMatcher(state.filter, name, value);
     update({ filter: filterInput.value });
   }
 
