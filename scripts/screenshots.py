@@ -199,10 +199,12 @@ SHOTS = [
     ("explore-dark", "/explore?g0.expr=node_load1&g0.tab=0&g0.range_input=1h", "dark", LAPTOP),
     ("alerts", "/alerts", "light", LAPTOP),
     ("silences", "/silences", "light", LAPTOP),
+    ("silence-editor", "/silences?new=1&matcher=alertname%3D%22HostHighCPU%22", "light", LAPTOP),
     ("history", "/history", "light", LAPTOP),
     ("targets", "/targets", "light", LAPTOP),
     ("rules", "/rules", "light", LAPTOP),
     ("status", "/status", "light", LAPTOP),
+    ("status-tsdb", "/status?tab=tsdb", "dark", LAPTOP),
     ("dashboards", "/dashboards", "light", LAPTOP),
 ]
 
