@@ -501,7 +501,9 @@ async def get_status(request: web.Request) -> web.Response:
     return _json(
         {
             "cluster": {"peers": [], "status": "disabled"},
-            "config": {"original": am.config.source_text if am.config else ""},
+            # An inline block's text starts with blank lines that keep the Prometheus
+            # config's line numbers for errors; a reader wants the block itself.
+            "config": {"original": am.config.source_text.lstrip("\n") if am.config else ""},
             "uptime": format_time(am.start_time),
             "versionInfo": {
                 "branch": "",
