@@ -31,6 +31,11 @@ def main() -> None:
     ap.add_argument("--rules", type=int, default=100)
     ap.add_argument("--alerts", type=int, default=1_000)
     ap.add_argument("--evals", type=int, default=5)
+    ap.add_argument(
+        "--freeze",
+        action="store_true",
+        help="compress the head's samples into chunks first (maintenance does this every run)",
+    )
     a = ap.parse_args()
     t0 = 1_700_000_000_000
     with tempfile.TemporaryDirectory() as d:
@@ -49,6 +54,8 @@ def main() -> None:
             app = db.appender()
             app.append(refs, np.array([t0 + k * 15_000], dtype=np.int64), vals + k)
             app.commit()
+        if a.freeze:
+            db.head.freeze()
         n_alert = a.rules // 2
         per_rule = max(1, a.alerts // max(1, n_alert))
         lines = ["groups:", "  - name: bench", "    rules:"]

@@ -9,6 +9,7 @@ big groups via a two-level block sum).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +34,27 @@ def group_ids(labels: list[Labels], grouping: list[str], without: bool) -> tuple
     if not without and not names:
         # ``sum(x)``: one group with no labels; no per-series work at all.
         return np.zeros(len(labels), dtype=np.int64), [Labels(())] if labels else []
+    if not labels:
+        return np.zeros(0, dtype=np.int64), []
+    if len(labels) > _GROUP_CACHE_SERIES // 4:
+        return _group_ids_direct(labels, names, without)
+    keys = _group_keys(names, without)
+    # One dict lookup per series (series label sets repeat from one evaluation to the
+    # next); the ids are global to the grouping, renumbered by first appearance here.
+    kid = keys.ids_of(labels)
+    uniq, first, inv = np.unique(kid, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    renum = np.empty(len(uniq), dtype=np.int64)
+    renum[order] = np.arange(len(uniq), dtype=np.int64)
+    table = keys.labels
+    out: I64 = renum[inv.reshape(-1)]
+    return out, [table[k] for k in uniq[order].tolist()]
+
+
+def _group_ids_direct(
+    labels: list[Labels], names: frozenset[str], without: bool
+) -> tuple[I64, list[Labels]]:
+    """:func:`group_ids` without the cache (inputs too big to remember)."""
     drop = names | frozenset(METADATA_LABELS)
     ids: dict[Labels, int] = {}
     # Plain loops and lists: this runs once per input series.
@@ -44,6 +66,68 @@ def group_ids(labels: list[Labels], grouping: list[str], without: bool) -> tuple
     setdefault = ids.setdefault
     out = np.fromiter((setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys))
     return out, list(ids)
+
+
+class _GroupKeys:
+    """For one grouping (``by``/``without`` a set of names): the key of every series label
+    set seen so far, as an id into :attr:`labels` (the distinct group label sets).
+
+    Entries are only added (under a lock), never changed, so readers need no lock; when
+    the cache grows past its budget it is replaced by an empty one, not cleared in place.
+    """
+
+    __slots__ = ("names", "without", "by_series", "by_key", "labels", "lock")
+
+    def __init__(self, names: frozenset[str], without: bool) -> None:
+        self.names = names
+        self.without = without
+        self.by_series: dict[Labels, int] = {}
+        self.by_key: dict[Labels, int] = {}
+        self.labels: list[Labels] = []
+        self.lock = threading.Lock()
+
+    def ids_of(self, labels: list[Labels]) -> I64:
+        get = self.by_series.get
+        found = list(map(get, labels))
+        if None in found:
+            with self.lock:
+                self._add([ls for ls, k in zip(labels, found, strict=True) if k is None])
+            found = list(map(self.by_series.__getitem__, labels))
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
+    def _add(self, series: list[Labels]) -> None:
+        names = self.names
+        if self.without:
+            drop = names | frozenset(METADATA_LABELS)
+            keys = [Labels([p for p in ls if p[0] not in drop]) for ls in series]
+        else:
+            keys = [Labels([p for p in ls if p[0] in names]) for ls in series]
+        by_key, table = self.by_key, self.labels
+        for ls, key in zip(series, keys, strict=True):
+            k = by_key.get(key)
+            if k is None:
+                k = by_key[key] = len(table)
+                table.append(key)
+            self.by_series[ls] = k
+
+
+#: Series label sets remembered over all groupings before the caches start afresh.
+_GROUP_CACHE_SERIES = 500_000
+_group_caches: dict[tuple[frozenset[str], bool], _GroupKeys] = {}
+_group_caches_lock = threading.Lock()
+
+
+def _group_keys(names: frozenset[str], without: bool) -> _GroupKeys:
+    c = _group_caches.get((names, without))
+    if c is not None and len(c.by_series) < _GROUP_CACHE_SERIES:
+        return c
+    with _group_caches_lock:
+        if sum(len(x.by_series) for x in _group_caches.values()) >= _GROUP_CACHE_SERIES:
+            _group_caches.clear()
+        c = _group_caches.get((names, without))
+        if c is None:
+            c = _group_caches[(names, without)] = _GroupKeys(names, without)
+        return c
 
 
 def _neumaier(s: F64, c: F64, x: F64) -> tuple[F64, F64]:

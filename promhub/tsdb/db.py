@@ -790,16 +790,18 @@ class DBQuerier:
         if len(refs) == 0:
             return batch_of_series([])
         cols = self._snap.collect(refs, self.mint, self.maxt)
-        pos = np.searchsorted(refs, cols.refs).tolist()
-        found = [labels[p] for p in pos]
-        order = sorted(range(len(found)), key=found.__getitem__)
+        if len(cols.refs) == len(refs):
+            found = labels
+        else:
+            found = [labels[p] for p in np.searchsorted(refs, cols.refs).tolist()]
+        order, ordered = self._head.label_order(cols.refs, found)
         counts = np.diff(cols.offsets)[order]
         idx = _ranges(cols.offsets[:-1][order], counts)
         offsets = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         sts = None if cols.sts is None or not cols.sts.any() else cols.sts[idx]
         keep = counts > 0
-        batch = SeriesBatch([found[i] for i in order], offsets, cols.ts[idx], cols.vals[idx], sts)
+        batch = SeriesBatch(ordered, offsets, cols.ts[idx], cols.vals[idx], sts)
         return batch if keep.all() else _take(batch, np.flatnonzero(keep))
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:

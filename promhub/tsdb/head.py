@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 from numpy.typing import NDArray
 
 from promhub.model.labels import METRIC_NAME, METRIC_NAME_RE, Labels
@@ -56,6 +57,8 @@ FRAME_SERIES = 512
 #: Chunks of one tier merged into the next tier once there are this many.
 MERGE_FANIN = 4
 MAX_TIER = 3
+#: Series (summed over entries) whose label order :meth:`Head.label_order` remembers.
+_ORDER_CACHE_SERIES = 400_000
 #: No sample yet.
 NO_TS = np.iinfo(np.int64).min
 _EMPTY_I = np.empty(0, dtype=np.int64)
@@ -257,6 +260,9 @@ class Head:
         self._refs_cache: dict[tuple[int, int], Refs] = {}
         self._rank = _EMPTY_I
         self._rank_key = (-1, -1)
+        self._order_cache: dict[tuple[int, int], tuple[Refs, Refs, tuple[Labels, ...]]] = {}
+        self._order_cached = 0
+        self._order_lock = threading.Lock()
         #: Deleted intervals of head series (replaced, never mutated: snapshots share it).
         self.tombstones = Tombstones()
 
@@ -330,6 +336,36 @@ class Head:
             refs = self._postings.select(matchers)
             labels = self._labels
             return refs, [labels[r] for r in refs.tolist()]
+
+    def label_order(self, refs: Refs, labels: Sequence[Labels]) -> tuple[Refs, list[Labels]]:
+        """The permutation putting ``labels`` (those of ``refs``, in that order) into
+        label order, and the sorted labels.
+
+        A ref's label set never changes and refs are never reused, so the answer for a
+        given ``refs`` array is remembered (rules select the same series every
+        evaluation; sorting 10k label sets costs more than the rest of a small query).
+        """
+        key = (len(refs), xxhash.xxh3_64_intdigest(np.ascontiguousarray(refs).data))
+        hit = self._order_cache.get(key)
+        if hit is not None and np.array_equal(hit[0], refs):
+            return hit[1], list(hit[2])
+        order_l = sorted(range(len(labels)), key=labels.__getitem__)
+        order = np.array(order_l, dtype=np.int64)
+        ordered = tuple([labels[i] for i in order_l])
+        if len(refs) <= _ORDER_CACHE_SERIES // 4:
+            kept = refs.copy()
+            kept.flags.writeable = False
+            order.flags.writeable = False
+            with self._order_lock:
+                cache = self._order_cache
+                while cache and self._order_cached + len(refs) > _ORDER_CACHE_SERIES:
+                    old = cache.pop(next(iter(cache)))
+                    self._order_cached -= len(old[0])
+                if key in cache:
+                    self._order_cached -= len(cache.pop(key)[0])
+                cache[key] = (kept, order, ordered)
+                self._order_cached += len(refs)
+        return order, list(ordered)
 
     def label_names(self) -> list[str]:
         """Label names of the series, except those whose samples are all deleted."""
@@ -847,6 +883,12 @@ def _collect(
                 continue
             keep = np.zeros(len(lens), dtype=bool)
             keep[pos[frame_of == f] - base] = True
+            if keep.all():
+                p_refs.append(np.repeat(frame_refs, lens))
+                p_ts.append(ts)
+                p_vals.append(vals)
+                p_sts.append(f_sts)
+                continue
             m = np.repeat(keep, lens)
             p_refs.append(np.repeat(frame_refs[keep], lens[keep]))
             p_ts.append(ts[m])
@@ -863,7 +905,7 @@ def _collect(
                 [np.zeros(len(b.refs), np.int64) if b.sts is None else b.sts for b in live]
             )
         if want is not None:
-            m = np.isin(r, want)
+            m = _member(r, want)
             r, t, v = r[m], t[m], v[m]
             s = None if s is None else s[m]
         p_refs.append(r)
@@ -889,15 +931,59 @@ def _collect(
         sts = None if sts is None else sts[m]
     # Pieces are in time order per ref (chunks oldest first, then batches in commit
     # order), so a stable sort by ref leaves every series sorted by time.
-    order = np.argsort(refs, kind="stable")
-    refs, ts, vals = refs[order], ts[order], vals[order]
-    if sts is not None:
-        sts = sts[order]
-        if not sts.any():
-            sts = None
-    uniq, first = np.unique(refs, return_index=True)
+    order = _stable_order(refs)
+    if order is not None:
+        refs, ts, vals = refs[order], ts[order], vals[order]
+        if sts is not None:
+            sts = sts[order]
+    if sts is not None and not sts.any():
+        sts = None
+    start = np.empty(len(refs), dtype=bool)
+    start[:1] = True
+    np.not_equal(refs[1:], refs[:-1], out=start[1:])
+    first = np.flatnonzero(start)
     offsets = np.append(first, len(refs)).astype(np.int64)
-    return Columnar(uniq, offsets, ts, vals, sts)
+    return Columnar(refs[first], offsets, ts, vals, sts)
+
+
+def _member(refs: Refs, want: Refs) -> NDArray[np.bool_]:
+    """``np.isin(refs, want)`` for non-negative refs, by a lookup table (refs are dense
+    small integers, so the table is cheaper than isin's sorting)."""
+    if not len(refs) or not len(want):
+        return np.zeros(len(refs), dtype=bool)
+    top = max(int(refs.max()), int(want.max()))
+    if top > 8 * (len(refs) + len(want)) + (1 << 20):
+        return np.isin(refs, want)
+    table = np.zeros(top + 1, dtype=bool)
+    table[want] = True
+    m: NDArray[np.bool_] = table[refs]
+    return m
+
+
+def _stable_order(refs: Refs) -> Refs | None:
+    """A stable sort permutation of the (non-negative) ``refs``, None if already sorted.
+
+    Few ascending runs (batches of the same refs, chunks in ref order) suit NumPy's stable
+    merge sort; refs in scrape order (arbitrary) sort faster by a least-significant-digit
+    radix sort on 16-bit digits, which NumPy's stable sort of uint16 is.
+    """
+    n = len(refs)
+    if n < 2:
+        return None
+    descents = int(np.count_nonzero(refs[1:] < refs[:-1]))
+    if descents == 0:
+        return None
+    top = int(refs.max())
+    if descents * 64 < n or top >= 1 << 48:
+        order: Refs = np.argsort(refs, kind="stable")
+        return order
+    order = np.argsort((refs & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while top >> shift:
+        digit = ((refs[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
 
 
 def _reorder(cols: Columnar, rank: Refs) -> Columnar:
