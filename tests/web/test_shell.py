@@ -3,9 +3,11 @@ light/dark, phone widths, assets offline-ready."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import http_get
+from promhub import __version__
+from tests.conftest import PromhubProcess, http_get
 from tests.web.conftest import PHONE, Stack
 
 PAGES = ["overview", "explore", "alerts", "dashboards", "targets", "rules", "status"]
@@ -90,3 +92,30 @@ def test_every_page_in_dark_uses_the_dark_palette(stack: Stack, console: Any) ->
                  .filter(bg => bg === 'rgb(255, 255, 255)').length"""
         )
         assert light == 0, f"/{name}: {light} elements with a white background in dark mode"
+
+
+def test_agent_mode_shows_only_what_an_agent_serves(tmp_path: Path, console: Any) -> None:
+    p = PromhubProcess(tmp_path / "data", None, "--agent", f"--storage.agent.path={tmp_path}/a")
+    try:
+        p.wait_ready()
+        c = console(p.url)
+        page = c.goto("/")
+        # "/" (the overview needs queries) lands on the targets; the nav offers only the
+        # pages an agent serves, as Prometheus Agent's UI, and says it is an agent.
+        page.wait_for_url("**/targets")
+        page.wait_for_function(
+            "document.querySelector('#page').innerText.includes('/host/metrics')"
+        )
+        visible = [a.get_attribute("data-page") for a in page.locator("#nav a:visible").all()]
+        assert visible == ["targets", "status"]
+        assert page.locator(".agent-badge").inner_text() == "Agent"
+        # A query page opened by link explains instead of sending refused queries (the
+        # fixture fails the test on any 4xx the page would have caused).
+        page = c.goto("/explore?g0.expr=up")
+        assert "agent does not keep" in page.locator(".agent-page").inner_text()
+        page = c.goto("/status")
+        page.wait_for_function(
+            "v => document.querySelector('#page').innerText.includes(v)", arg=__version__
+        )
+    finally:
+        p.stop()

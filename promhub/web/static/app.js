@@ -4,6 +4,7 @@
 // where ctx = { path, match, params (URLSearchParams), setParams(obj|URLSearchParams,
 // {push}), navigate(url) }. Pages keep their state in the URL's query string so every view
 // can be shared as a link.
+import { v1 } from "./lib/api.js";
 import { clear, errorBox, h } from "./lib/dom.js";
 
 const ROUTES = [
@@ -15,6 +16,14 @@ const ROUTES = [
   [/^\/status$/, "status"],
   [/^\/dashboards(?:\/([^/]+))?$/, "dashboards"],
 ];
+
+/** The pages a promhub in agent mode (scrape and forward, no local queries) can serve, as
+ * Prometheus Agent's own UI. */
+const AGENT_PAGES = new Set(["targets", "status"]);
+// Asked once: every page waits for it, so an agent is never sent queries it must refuse.
+const serverMode = v1("status/flags")
+  .then((f) => (f.agent === "true" ? "agent" : "server"))
+  .catch(() => "server");
 
 const root = document.getElementById("page");
 let cleanup = null;
@@ -53,6 +62,9 @@ async function render() {
   const path = location.pathname.replace(/\/+$/, "") || "/";
   const r = route(path);
   const gen = ++generation;
+  const agent = (await serverMode) === "agent";
+  if (gen !== generation) return;
+  if (agent) showAgentMode();
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", !!r && a.dataset.page === r.page);
   }
@@ -67,6 +79,19 @@ async function render() {
   clear(root);
   if (!r) {
     root.append(errorBox(`No page at ${path}.`));
+    return;
+  }
+  if (agent && !AGENT_PAGES.has(r.page)) {
+    if (path === "/") return navigate("/targets", { replace: true });
+    root.append(
+      h(
+        "div",
+        { class: "warn-box agent-page" },
+        "This page needs local queries, which an agent does not keep. ",
+        h("a", { href: "/targets", "data-nav": "" }, "See what it scrapes"),
+        " or use the server it writes to.",
+      ),
+    );
     return;
   }
   document.title = `promhub · ${r.page[0].toUpperCase()}${r.page.slice(1)}`;
@@ -91,6 +116,22 @@ async function render() {
     return;
   }
   cleanup = typeof c === "function" ? c : null;
+}
+
+/** Agent mode: only the pages an agent serves in the nav, and a banner saying why. */
+function showAgentMode() {
+  if (document.body.classList.contains("agent-mode")) return;
+  document.body.classList.add("agent-mode");
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (!AGENT_PAGES.has(a.dataset.page)) a.hidden = true;
+  }
+  document.querySelector(".brand").after(
+    h(
+      "span",
+      { class: "badge warn agent-badge", title: "promhub serve --agent: scrapes and forwards with remote_write; no local queries, rules or alerts" },
+      "Agent",
+    ),
+  );
 }
 
 function setTheme(t) {
