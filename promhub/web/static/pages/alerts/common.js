@@ -1,6 +1,6 @@
 // Helpers shared by the alerts, silences and history tabs (and the targets/rules pages):
 // label chips, Alertmanager matcher text <-> objects, and ages.
-import { h } from "../../lib/dom.js";
+import { debounce, h } from "../../lib/dom.js";
 
 /** One chip per label, alertname first (it is what people scan for), then sorted. */
 export function labelChips(labels, { onClick, skip = [] } = {}) {
@@ -145,16 +145,44 @@ export function apiTime(s) {
 }
 
 /**
- * The filter text with `name="value"` added (clicking a label chip), replacing a matcher on
- * the same label; an unparsable filter is replaced.
+ * The label-matcher filter of the alerts and history tabs: the input (changes reported
+ * through onChange, debounced), its error line, `add` for a clicked label chip (replacing a
+ * matcher on the same label), and `parse`, which returns the matchers or null after showing
+ * why the text does not parse.
  */
-export function withMatcher(filter, name, value) {
-  let ms = [];
-  try {
-    ms = parseMatchers(filter).filter((m) => m.name !== name);
-  } catch {
-    ms = [];
-  }
-  ms.push({ name, op: "=", value });
-  return ms.map(matcherText).join(", ");
+export function matcherFilter({ value, placeholder, label, onChange }) {
+  const error = h("div", { class: "field-error", role: "alert" });
+  const input = h("input", {
+    type: "search",
+    class: "matcher-input",
+    placeholder,
+    value,
+    "aria-label": label,
+    oninput: debounce(() => onChange(input.value.trim()), 400),
+  });
+  return {
+    input,
+    error,
+    add(text, name, v) {
+      let ms = [];
+      try {
+        ms = parseMatchers(text).filter((m) => m.name !== name);
+      } catch {
+        ms = []; // an unparsable filter is replaced
+      }
+      ms.push({ name, op: "=", value: v });
+      input.value = ms.map(matcherText).join(", ");
+      onChange(input.value);
+    },
+    parse(text) {
+      try {
+        const ms = parseMatchers(text);
+        error.textContent = "";
+        return ms;
+      } catch (e) {
+        error.textContent = e.message;
+        return null;
+      }
+    },
+  };
 }

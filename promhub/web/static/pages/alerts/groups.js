@@ -2,17 +2,16 @@
 // plus the pending alerts, which only the rule side knows (they never reach the alert
 // manager until their `for` has passed), from GET /api/v1/rules?type=alert.
 import { am, v1 } from "../../lib/api.js";
-import { clear, debounce, errorBox, h, loading, regexEscape } from "../../lib/dom.js";
+import { clear, errorBox, h, loading, regexEscape } from "../../lib/dom.js";
 import { ago, formatTime, humanDuration } from "../../lib/format.js";
 import {
   apiTime,
   labelChips,
   labelsToMatchers,
+  matcherFilter,
   matcherText,
   matches,
   newSilenceURL,
-  parseMatchers,
-  withMatcher,
 } from "./common.js";
 
 const REFRESH_MS = 15000;
@@ -26,13 +25,11 @@ export function mount(root, ctx) {
     inhibited: p.get("inhibited") !== "0",
   };
   const abort = new AbortController();
-  const filterInput = h("input", {
-    type: "search",
-    class: "matcher-input",
-    placeholder: 'Filter: severity="critical", job=~"node|api"',
+  const filter = matcherFilter({
     value: state.filter,
-    "aria-label": "Filter alerts by label matchers",
-    oninput: debounce(() => update({ filter: filterInput.value.trim() }), 400),
+    placeholder: 'Filter: severity="critical", job=~"node|api"',
+    label: "Filter alerts by label matchers",
+    onChange: (text) => update({ filter: text }),
   });
   const receiverSelect = h(
     "select",
@@ -46,13 +43,12 @@ export function mount(root, ctx) {
       h("input", { type: "checkbox", checked: state[key], onchange: (e) => update({ [key]: e.target.checked }) }),
       " " + text,
     );
-  const filterError = h("div", { class: "field-error", role: "alert" });
   const out = h("div", { class: "alert-groups" }, loading());
   root.append(
     h(
       "div",
       { class: "toolbar" },
-      filterInput,
+      filter.input,
       receiverSelect,
       check("silenced", "Silenced"),
       check("inhibited", "Inhibited"),
@@ -60,7 +56,7 @@ export function mount(root, ctx) {
       h("a", { class: "button-link", href: newSilenceURL([]) }, "New silence"),
       h("button", { type: "button", onclick: () => refresh() }, "Refresh"),
     ),
-    filterError,
+    filter.error,
     out,
   );
 
@@ -77,22 +73,15 @@ export function mount(root, ctx) {
 
   // Add a label to the filter (clicking a chip), replacing a matcher on the same name.
   function addFilter(name, value) {
-    filterInput.value = withMatcher(state.filter, name, value);
-    update({ filter: filterInput.value });
+    filter.add(state.filter, name, value);
   }
 
   let receiversLoaded = false;
   let seq = 0;
   async function refresh() {
     const mine = ++seq;
-    let matchers;
-    try {
-      matchers = parseMatchers(state.filter);
-      filterError.textContent = "";
-    } catch (e) {
-      filterError.textContent = e.message;
-      return;
-    }
+    const matchers = filter.parse(state.filter);
+    if (matchers === null) return;
     const params = { filter: matchers.map(matcherText), silenced: state.silenced, inhibited: state.inhibited };
     if (state.receiver) params.receiver = regexEscape(state.receiver);
     try {

@@ -2,9 +2,9 @@
 // every alert state change (active, suppressed, resolved) and every notification sent,
 // newest first, filtered by label matchers and a time range.
 import { am } from "../../lib/api.js";
-import { clear, debounce, errorBox, h, loading } from "../../lib/dom.js";
+import { clear, errorBox, h, loading } from "../../lib/dom.js";
 import { ago, formatTime, parseDuration } from "../../lib/format.js";
-import { labelChips, matcherText, parseMatchers, withMatcher } from "./common.js";
+import { labelChips, matcherFilter, matcherText } from "./common.js";
 
 const RANGES = ["1h", "6h", "24h", "7d", "30d", "all"];
 const KINDS = ["active", "suppressed", "resolved", "notification"];
@@ -14,13 +14,11 @@ export function mount(root, ctx) {
   const p = ctx.params;
   const state = { filter: p.get("filter") || "", range: p.get("range") || "24h", kind: p.get("kind") || "" };
   const abort = new AbortController();
-  const filterInput = h("input", {
-    type: "search",
-    class: "matcher-input",
-    placeholder: 'Filter: alertname="TargetDown"',
+  const filter = matcherFilter({
     value: state.filter,
-    "aria-label": "Filter history by label matchers",
-    oninput: debounce(() => update({ filter: filterInput.value.trim() }), 400),
+    placeholder: 'Filter: alertname="TargetDown"',
+    label: "Filter history by label matchers",
+    onChange: (text) => update({ filter: text }),
   });
   const rangeSelect = h(
     "select",
@@ -33,19 +31,18 @@ export function mount(root, ctx) {
     h("option", { value: "" }, "All events"),
     KINDS.map((k) => h("option", { value: k, selected: k === state.kind }, k)),
   );
-  const filterError = h("div", { class: "field-error", role: "alert" });
   const out = h("div", {}, loading());
   root.append(
     h(
       "div",
       { class: "toolbar" },
-      filterInput,
+      filter.input,
       rangeSelect,
       kindSelect,
       h("span", { class: "spacer" }),
       h("button", { type: "button", onclick: () => refresh() }, "Refresh"),
     ),
-    filterError,
+    filter.error,
     out,
   );
 
@@ -56,21 +53,14 @@ export function mount(root, ctx) {
   }
 
   function addFilter(name, value) {
-    filterInput.value = withMatcher(state.filter, name, value);
-    update({ filter: filterInput.value });
+    filter.add(state.filter, name, value);
   }
 
   let seq = 0;
   async function refresh() {
     const mine = ++seq;
-    let matchers;
-    try {
-      matchers = parseMatchers(state.filter);
-      filterError.textContent = "";
-    } catch (e) {
-      filterError.textContent = e.message;
-      return;
-    }
+    const matchers = filter.parse(state.filter);
+    if (matchers === null) return;
     const params = { matcher: matchers.map(matcherText) };
     const secs = parseDuration(state.range);
     if (Number.isFinite(secs)) params.start = (Date.now() / 1000 - secs).toFixed(3);
