@@ -29,16 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE  # noqa: E402
 from tests.web.fleet import fleet_series, http_service_series, push  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]  # fmt: skip
-LAPTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1440, "height": 900}  # wider than the tests' laptop, for the README
 
 RULES = """\
 groups:
@@ -229,7 +223,7 @@ def shoot(url: str, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for name, path, theme, vp in SHOTS + DASHBOARD_SHOTS:
             ctx = b.new_context(viewport=vp, color_scheme=theme, device_scale_factor=1)
             page = ctx.new_page()

@@ -1,6 +1,7 @@
 // The alerts page: three tabs on three URLs (/alerts, /silences, /history) so each is a
 // shareable link; the tab modules live in pages/alerts/.
-import { h, loadCSS, tabs } from "../lib/dom.js";
+import { h, tabs } from "../lib/dom.js";
+import { opsPage } from "./ops.js";
 
 const TABS = [
   { id: "alerts", label: "Alerts", load: () => import("./alerts/groups.js") },
@@ -9,10 +10,7 @@ const TABS = [
 ];
 
 export async function mount(root, ctx) {
-  loadCSS("/static/pages/ops.css");
-  loadCSS("/static/pages/alerts.css");
-  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
-  root = root.appendChild(h("div", { class: "ops-page" }));
+  root = opsPage(root, "alerts");
   const id = ctx.path.replace(/^\//, "") || "alerts";
   const tab = TABS.find((t) => t.id === id) || TABS[0];
   const body = h("div", { class: "alerts-tab" });

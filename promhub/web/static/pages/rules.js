@@ -3,18 +3,15 @@
 // last error, and for alerting rules their for, labels, annotations, state and alerts.
 // ?search=…&type=alert|record&health=unhealthy filter.
 import { v1 } from "../lib/api.js";
-import { clear, debounce, errorBox, exploreURL, h, loadCSS, loading } from "../lib/dom.js";
+import { clear, debounce, errorBox, exploreURL, h, loading } from "../lib/dom.js";
 import { ago, formatTime, humanDuration } from "../lib/format.js";
 import { apiTime, labelChips } from "./alerts/common.js";
+import { opsPage } from "./ops.js";
 
 const REFRESH_MS = 15000;
 
-/** Explore link for an expression (Prometheus' g0.* URL scheme; tab 0 is the graph). */
 export function mount(root, ctx) {
-  loadCSS("/static/pages/ops.css");
-  loadCSS("/static/pages/rules.css");
-  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
-  root = root.appendChild(h("div", { class: "ops-page" }));
+  root = opsPage(root, "rules");
   const p = ctx.params;
   const state = { search: p.get("search") || "", type: p.get("type") || "", unhealthy: p.get("health") === "unhealthy" };
   const abort = new AbortController();

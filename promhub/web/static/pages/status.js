@@ -2,8 +2,9 @@
 // configuration, TSDB statistics with the top cardinality offenders, and the built-in alert
 // manager's status. One tab at a time (?tab=…), each loading only its own endpoints.
 import { am, v1 } from "../lib/api.js";
-import { clear, debounce, errorBox, h, loadCSS, loading, tabs } from "../lib/dom.js";
+import { clear, debounce, errorBox, h, loading, tabs } from "../lib/dom.js";
 import { ago, formatTime, formatValue, humanDuration } from "../lib/format.js";
+import { opsPage } from "./ops.js";
 
 const TABS = [
   { id: "runtime", label: "Runtime & build", draw: drawRuntime },
@@ -14,10 +15,7 @@ const TABS = [
 ];
 
 export function mount(root, ctx) {
-  loadCSS("/static/pages/ops.css");
-  loadCSS("/static/pages/status.css");
-  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
-  root = root.appendChild(h("div", { class: "ops-page" }));
+  root = opsPage(root, "status");
   const abort = new AbortController();
   const head = h("div");
   const body = h("div", { class: "status-body" });

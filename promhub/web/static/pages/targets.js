@@ -2,17 +2,15 @@
 // "3/4 up" count, and per target the endpoint, health, labels (discovered labels on
 // expand), last scrape, duration and last error. ?health=unhealthy&search=… filter.
 import { v1 } from "../lib/api.js";
-import { clear, debounce, errorBox, h, loadCSS, loading } from "../lib/dom.js";
+import { clear, debounce, errorBox, h, loading } from "../lib/dom.js";
 import { ago, formatTime, humanDuration } from "../lib/format.js";
 import { labelChips } from "./alerts/common.js";
+import { opsPage } from "./ops.js";
 
 const REFRESH_MS = 10000;
 
 export function mount(root, ctx) {
-  loadCSS("/static/pages/ops.css");
-  loadCSS("/static/pages/targets.css");
-  // Page stylesheets stay loaded after navigating away, so every rule is scoped under this.
-  root = root.appendChild(h("div", { class: "ops-page" }));
+  root = opsPage(root, "targets");
   const p = ctx.params;
   const state = { search: p.get("search") || "", unhealthy: p.get("health") === "unhealthy" };
   // Pools the user folded; kept while the page is open (and across refreshes).
