@@ -307,6 +307,7 @@ class DB:
         if self.read_only or self._closed:
             return
         with self._maintain_lock:
+            self.head.begin_gc_epoch()
             self._purge_doomed()
             self.head.freeze()
             self._cut_head()

@@ -251,6 +251,13 @@ class Head:
         self._last_bits = np.zeros(1024, dtype=np.uint64)
         self._alive = np.zeros(1024, dtype=bool)
         self._unlogged: list[int] = []
+        #: Series created in this GC epoch and in the one before (an epoch is one DB
+        #: maintenance run). A ref handed out by ref() may not have its first sample yet
+        #: while another appender's commit has already logged the series and a truncation
+        #: runs (one maintenance run can truncate several times): such never-sampled
+        #: series are spared until their epoch has passed entirely.
+        self._fresh: list[int] = []
+        self._previous_fresh: list[int] = []
         self._chunks: list[_Chunk] = []
         self._batches: list[_Batch] = []
         self._raw_samples = 0
@@ -287,6 +294,7 @@ class Head:
             self._labels.append(None)
         self._labels.append(labels)
         self._by_labels[labels] = ref
+        self._fresh.append(ref)
         self._postings.add(ref, labels)
         if ref >= len(self._last_ts):
             n = max(ref + 1, 2 * len(self._last_ts))
@@ -756,6 +764,12 @@ class Head:
                 self.tombstones = self.tombstones.restricted(alive, before=self.min_valid_time)
             return removed
 
+    def begin_gc_epoch(self) -> None:
+        """Start a garbage-collection epoch (at each maintenance run): never-sampled series
+        created before the previous epoch began stop being spared."""
+        with self.lock:
+            self._previous_fresh, self._fresh = self._fresh, []
+
     def _gc(self) -> list[Labels]:
         has = np.zeros(len(self._labels), dtype=bool)
         for c in self._chunks:
@@ -763,6 +777,7 @@ class Head:
         for b in self._batches:
             has[b.refs] = True
         pending = set(self._unlogged)
+        pending.update(r for r in self._previous_fresh + self._fresh if self._last_ts[r] == NO_TS)
         dead = [
             r
             for r in np.flatnonzero(~has).tolist()

@@ -232,6 +232,31 @@ def test_stats_report_head_and_cardinality(tmp_path: Path) -> None:
             assert name in text, name
 
 
+def test_a_ref_handed_out_survives_a_truncation_before_its_first_sample(tmp_path: Path) -> None:
+    # The race the concurrent test once hit: a writer gets a ref, another writer's commit
+    # logs the new series, a truncation runs, and only then the first sample arrives.
+    with DB.open(tmp_path, min_block_duration_ms=MIN) as db:
+        late = db.appender()
+        r = late.ref(Labels.from_dict({"__name__": "late"}))
+        _fill(db, 0, 5 * MIN)  # commits (logging `late`'s series) and fills the head
+        db.maintain()  # truncates the head: `late` has no sample yet
+        late.append(np.array([r]), np.array([5 * MIN]), np.array([1.0]))
+        assert late.commit().appended == 1
+        assert _series(db, "late") == {"": [5 * MIN]}
+        # A ref that never gets a sample is not kept forever: it goes once a whole
+        # maintenance run has passed after the one it was created in.
+        never = Labels.from_dict({"__name__": "never"})
+        r_never = late.ref(never)
+        _fill(db, 5 * MIN, 8 * MIN)
+        db.maintain()
+        assert late.ref(never) == r_never
+        _fill(db, 8 * MIN, 11 * MIN)
+        db.maintain()
+        _fill(db, 11 * MIN, 14 * MIN)
+        db.maintain()
+        assert late.ref(never) != r_never
+
+
 def test_series_without_samples_are_garbage_collected_at_truncation(tmp_path: Path) -> None:
     with DB.open(tmp_path, min_block_duration_ms=MIN) as db:
         app = db.appender()
